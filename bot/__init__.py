@@ -1,0 +1,1 @@
+"""Baseline's Slack adapters and command line."""
