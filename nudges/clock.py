@@ -143,12 +143,16 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 def merge_intervals(intervals: Iterable[tuple[datetime, datetime]]) -> list[BusyInterval]:
-    """Sort and merge overlapping or touching spans into disjoint busy intervals."""
+    """Sort and merge overlapping spans into busy intervals.
+
+    Meetings that only touch (one ends as the next starts) stay apart: that boundary is a
+    zero-minute gap, and it still gets a reset.
+    """
     merged: list[list[datetime]] = []
     for start, end in sorted(intervals):
         if end <= start:
             continue
-        if merged and start <= merged[-1][1]:
+        if merged and start < merged[-1][1]:
             if end > merged[-1][1]:
                 merged[-1][1] = end
         else:

@@ -1,0 +1,160 @@
+"""The ``baseline`` command line: ``baseline preview`` for now; the bot's ``run`` comes next."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.preview import plan_as_json, plan_as_text, working_window
+from config.catalog import CatalogError, load_catalog
+from config.settings import Settings, SettingsError, load_settings
+from nudges.calendar import CalendarError, busy_intervals
+from nudges.clock import ClockRange
+from nudges.density import recovery_load
+from nudges.planner import plan_day
+from nudges.preferences import Preferences
+
+EXIT_USAGE = 2
+MAX_PREVIEW_DAYS = 31
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One clear line instead of argparse's usage block.
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="baseline",
+        description="Baseline: well-timed recovery between meetings, in Slack.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    preview = commands.add_parser(
+        "preview",
+        help="show a day's meetings, chains, load and planned nudges from an ICS file",
+        description=(
+            "Read a calendar (.ics) and print the day as Baseline sees it: meetings, "
+            "back-to-back chains, the recovery-load curve and every nudge it would send."
+        ),
+    )
+    preview.add_argument("ics", type=Path, metavar="FILE.ics", help="an iCalendar file")
+    preview.add_argument(
+        "--date", dest="day", metavar="YYYY-MM-DD", help="the day to plan (default: today in --tz)"
+    )
+    preview.add_argument("--tz", required=True, metavar="ZONE", help="IANA time zone, e.g. Europe/Berlin")
+    preview.add_argument("--email", metavar="ADDR", help="your address, to skip invitations you declined")
+    preview.add_argument("--hours", default="09:00-18:00", metavar="HH:MM-HH:MM", help="working hours (default 09:00-18:00)")
+    preview.add_argument("--quiet", metavar="HH:MM-HH:MM", help="quiet hours: no nudges at all")
+    preview.add_argument(
+        "--days", type=int, default=1, metavar="N", help=f"plan N days from --date (1-{MAX_PREVIEW_DAYS})"
+    )
+    preview.add_argument("--json", action="store_true", help="print JSON (an array when --days > 1)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "preview":
+            print(preview(args, load_settings()))
+        return 0
+    except (UsageError, CalendarError, CatalogError, SettingsError) as exc:
+        print(f"baseline: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def preview(args: argparse.Namespace, settings: Settings) -> str:
+    tz = _zone(args.tz)
+    first = _day(args.day) if args.day else datetime.now(tz).date()
+    if not 1 <= args.days <= MAX_PREVIEW_DAYS:
+        raise UsageError(f"--days must be between 1 and {MAX_PREVIEW_DAYS}")
+    hours = _clock_range("--hours", args.hours)
+    quiet = _clock_range("--quiet", args.quiet) if args.quiet else None
+    raw = _read_feed(args.ics, settings.calendar.max_bytes)
+    last = first + timedelta(days=args.days - 1)
+    # One more day, so a chain at the end of the last day knows when the next meeting starts.
+    busy = busy_intervals(
+        raw,
+        first_day=first,
+        last_day=last + timedelta(days=1),
+        tz=tz,
+        email=args.email,
+        limits=settings.calendar,
+    )
+    catalog = load_catalog(settings.catalog_path)
+    preferences = Preferences(tz=tz, working_hours=hours, quiet_hours=quiet)
+    # A preview shows the whole day, so "now" is the start of the first day.
+    now = datetime.combine(first, datetime.min.time(), tzinfo=tz).astimezone(UTC)
+    seconds = {p.id: p.seconds for p in catalog.practices}
+    outputs: list[object] = []
+    for offset in range(args.days):
+        day = first + timedelta(days=offset)
+        plan = plan_day(
+            day, busy, preferences=preferences, policy=settings.planning, catalog=catalog, now=now
+        )
+        start, end = working_window(day, tz, hours)
+        load = recovery_load(busy, start=start, end=end, model=settings.load_model)
+        if args.json:
+            outputs.append(plan_as_json(plan, tz=tz, load=load))
+        else:
+            outputs.append(
+                plan_as_text(plan, tz=tz, load=load, hours=str(hours), practice_seconds=seconds)
+            )
+    if args.json:
+        return json.dumps(outputs[0] if args.days == 1 else outputs, ensure_ascii=False, indent=2)
+    return "\n\n".join(str(o) for o in outputs)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UsageError(f"unknown time zone {name!r}; use an IANA name like Europe/Berlin") from exc
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise UsageError(f"--date {text!r} is not a date like 2026-11-23") from exc
+
+
+def _clock_range(flag: str, text: str) -> ClockRange:
+    try:
+        return ClockRange.parse(text)
+    except ValueError as exc:
+        raise UsageError(f"{flag} {text!r} is not a time range like 09:00-17:30") from exc
+
+
+def _read_feed(path: Path, max_bytes: int) -> bytes:
+    """Read at most one byte past the limit, so a huge file costs no memory to refuse."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise UsageError(f"{path}: is a directory, not an .ics file") from exc
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from exc
+    if len(raw) > max_bytes:
+        size = path.stat().st_size
+        raise CalendarError(
+            f"the calendar is too big ({size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB)"
+        )
+    return raw
+
+
+if __name__ == "__main__":
+    sys.exit(main())

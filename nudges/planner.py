@@ -1,0 +1,366 @@
+"""The day planner: from a day's meetings, a person's preferences and the catalog, the
+nudges to send that day and exactly when.
+
+Rules (defaults in nudges.preferences.PlanningPolicy; tests/nudges/test_planner*.py):
+
+- a reset at the end of every chain (two meetings or more, or one long meeting) that ends
+  inside the person's allowed time, sent at the chain's end, expiring at the next meeting's
+  start or ``reset_expiry`` later, whichever comes first;
+- inside long chains, short resets at the transitions between meetings, sized to that gap
+  (a zero-minute gap gets a practice done while the next call connects);
+- resets at least ``min_spacing`` apart and at most ``max_resets_per_day``; chain ends win
+  over transitions;
+- a heavy-day heads-up at the start of working hours, naming the best recovery slot;
+- the weekly reflection at the chosen time, moved to the next gap if that time is taken;
+- nothing strictly inside a meeting, outside working hours, in quiet hours or while paused;
+  nothing whose deadline has passed at ``now``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict
+
+from nudges import texts
+from nudges.catalog import Catalog, PracticeHistory, choose_practice, choose_prompts
+from nudges.clock import BusyInterval, day_bounds, local_instant
+from nudges.density import DayShape, MeetingBlock, describe_day, group_blocks
+from nudges.preferences import PlanningPolicy, Preferences
+
+
+class NudgeKind(StrEnum):
+    RESET = "reset"
+    HEAVY_DAY = "heavy_day"
+    REFLECTION = "reflection"
+
+
+class Nudge(BaseModel):
+    """One message to send: at ``at``, and not at all once ``expires_at`` has passed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: NudgeKind
+    key: str  # stable across re-plans of the same day: the idempotency key of the send
+    at: datetime
+    expires_at: datetime
+    text: str
+    practice: str | None = None
+    prompts: tuple[str, ...] = ()
+
+
+class DayPlan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    day: date
+    shape: DayShape
+    nudges: tuple[Nudge, ...]
+
+
+class _Candidate(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    anchor: datetime  # when the reset belongs (the end of the meeting before it)
+    next_start: datetime | None
+    chain_end: bool
+
+
+def plan_day(
+    day: date,
+    busy: Sequence[BusyInterval],
+    *,
+    preferences: Preferences,
+    policy: PlanningPolicy,
+    catalog: Catalog,
+    now: datetime,
+    history: PracticeHistory | None = None,
+) -> DayPlan:
+    """Plan local ``day`` for one person. ``busy`` is sorted and may extend past the day."""
+    tz = preferences.tz
+    history = history or PracticeHistory()
+    shape = describe_day(
+        busy,
+        day=day,
+        tz=tz,
+        working_hours=preferences.working_hours,
+        working_days=preferences.working_days,
+        chain_gap=timedelta(minutes=policy.chain_gap_minutes),
+    )
+    allowed = _allowed_spans(day, preferences)
+    if not allowed:
+        return DayPlan(day=day, shape=shape, nudges=())
+    meetings = list(busy)
+    nudges: list[Nudge] = []
+    if preferences.heavy_day_heads_up:
+        heads_up = _heavy_day(shape, tz, meetings, allowed, policy)
+        if heads_up is not None:
+            nudges.append(heads_up)
+    if preferences.resets:
+        nudges.extend(_resets(day, meetings, allowed, policy, catalog, history))
+    if preferences.reflection is not None and preferences.reflection.weekday == day.weekday():
+        reflection = _reflection(day, meetings, allowed, preferences, catalog, history)
+        if reflection is not None:
+            nudges.append(reflection)
+    live = [n for n in (_as_of(n, now, meetings, allowed) for n in nudges) if n is not None]
+    live.sort(key=lambda n: (n.at, n.kind))
+    return DayPlan(day=day, shape=shape, nudges=tuple(live))
+
+
+def _allowed_spans(day: date, preferences: Preferences) -> list[tuple[datetime, datetime]]:
+    """UTC spans of ``day`` in which a nudge may be sent: working time, minus quiet and pause."""
+    tz = preferences.tz
+    lo, hi = day_bounds(day, tz)
+    spans = []
+    for start, end in preferences.working_hours.spans_on(day, tz):
+        # A shift that wraps midnight belongs to the day it starts on.
+        if start.astimezone(tz).date().weekday() in preferences.working_days.days:
+            spans.append((max(start, lo), min(end, hi)))
+    spans = [(s, e) for s, e in spans if s < e]
+    if preferences.quiet_hours is not None:
+        for q_start, q_end in preferences.quiet_hours.spans_on(day, tz):
+            spans = _subtract(spans, q_start, q_end)
+    if preferences.paused_until is not None:
+        spans = _subtract(spans, lo - timedelta(days=1), preferences.paused_until.astimezone(UTC))
+    return spans
+
+
+def _subtract(
+    spans: list[tuple[datetime, datetime]], cut_start: datetime, cut_end: datetime
+) -> list[tuple[datetime, datetime]]:
+    out = []
+    for start, end in spans:
+        if cut_end <= start or cut_start >= end:
+            out.append((start, end))
+            continue
+        if start < cut_start:
+            out.append((start, cut_start))
+        if cut_end < end:
+            out.append((cut_end, end))
+    return out
+
+
+def _is_allowed(at: datetime, allowed: Sequence[tuple[datetime, datetime]]) -> bool:
+    return any(start <= at < end for start, end in allowed)
+
+
+def _inside_meeting(at: datetime, meetings: Sequence[BusyInterval]) -> BusyInterval | None:
+    for meeting in meetings:
+        if meeting.start < at < meeting.end:
+            return meeting
+        if meeting.start >= at:
+            break
+    return None
+
+
+def _next_start(at: datetime, meetings: Sequence[BusyInterval]) -> datetime | None:
+    return next((m.start for m in meetings if m.start >= at), None)
+
+
+def _first_free(
+    after: datetime,
+    meetings: Sequence[BusyInterval],
+    allowed: Sequence[tuple[datetime, datetime]],
+) -> datetime | None:
+    """The first instant at or after ``after`` that is allowed and not inside a meeting."""
+    at = after
+    for _ in range(len(meetings) + len(allowed) + 2):
+        meeting = _inside_meeting(at, meetings)
+        if meeting is not None:
+            at = meeting.end
+            continue
+        if _is_allowed(at, allowed):
+            return at
+        later = [start for start, _ in allowed if start > at]
+        if not later:
+            return None
+        at = min(later)
+    return None
+
+
+def _deadline(at: datetime, limit: timedelta, next_start: datetime | None, grace: timedelta) -> datetime:
+    """When a nudge sent at ``at`` stops being useful: the next meeting, or ``limit`` later.
+
+    A nudge is always given ``grace`` (the next call connecting), so a zero-minute gap
+    still gets its 20-second reset.
+    """
+    end = at + limit
+    if next_start is not None and next_start < end:
+        end = next_start
+    return max(end, at + grace)
+
+
+def _resets(
+    day: date,
+    meetings: list[BusyInterval],
+    allowed: list[tuple[datetime, datetime]],
+    policy: PlanningPolicy,
+    catalog: Catalog,
+    history: PracticeHistory,
+) -> list[Nudge]:
+    blocks = group_blocks(meetings, timedelta(minutes=policy.chain_gap_minutes))
+    long_meeting = timedelta(minutes=policy.long_meeting_minutes)
+    long_chain = timedelta(minutes=policy.transition_chain_minutes)
+    spacing = timedelta(minutes=policy.min_spacing_minutes)
+    ends: list[_Candidate] = []
+    transitions: list[_Candidate] = []
+    for index, block in enumerate(blocks):
+        if block.is_back_to_back or block.end - block.start >= long_meeting:
+            following = blocks[index + 1].start if index + 1 < len(blocks) else None
+            ends.append(_Candidate(anchor=block.end, next_start=following, chain_end=True))
+        if block.is_back_to_back and block.end - block.start >= long_chain:
+            transitions.extend(_transitions(block, spacing))
+    chosen: list[_Candidate] = []
+    for candidate in [*ends, *transitions]:
+        if len(chosen) >= policy.max_resets_per_day:
+            break
+        if not _is_allowed(candidate.anchor, allowed):
+            continue
+        if any(abs(candidate.anchor - c.anchor) < spacing for c in chosen):
+            continue
+        chosen.append(candidate)
+    chosen.sort(key=lambda c: c.anchor)
+    expiry = timedelta(minutes=policy.reset_expiry_minutes)
+    grace = timedelta(seconds=policy.connect_grace_seconds)
+    used: list[str] = []
+    nudges = []
+    for slot, candidate in enumerate(chosen):
+        expires = _deadline(candidate.anchor, expiry, candidate.next_start, grace)
+        gap = (
+            candidate.next_start - candidate.anchor
+            if candidate.next_start is not None and candidate.next_start < candidate.anchor + expiry
+            else expiry
+        )
+        practice = choose_practice(
+            catalog,
+            gap=gap,
+            used_today=used,
+            history=history,
+            slot=day.toordinal() * 64 + slot,
+        )
+        used.append(practice.id)
+        nudges.append(
+            Nudge(
+                kind=NudgeKind.RESET,
+                key=f"reset:{candidate.anchor.astimezone(UTC):%Y%m%dT%H%M%SZ}",
+                at=candidate.anchor,
+                expires_at=expires,
+                text=practice.text,
+                practice=practice.id,
+            )
+        )
+    return nudges
+
+
+def _transitions(block: MeetingBlock, spacing: timedelta) -> list[_Candidate]:
+    """Boundaries inside a long chain, once the chain has run for at least ``spacing``."""
+    out = []
+    for before, after in zip(block.meetings, block.meetings[1:], strict=False):
+        if before.end - block.start >= spacing:
+            out.append(_Candidate(anchor=before.end, next_start=after.start, chain_end=False))
+    return out
+
+
+def _heavy_day(
+    shape: DayShape,
+    tz: ZoneInfo,
+    meetings: list[BusyInterval],
+    allowed: list[tuple[datetime, datetime]],
+    policy: PlanningPolicy,
+) -> Nudge | None:
+    if not shape.blocks or (
+        shape.meeting_minutes < policy.heavy_day_meeting_minutes
+        and shape.longest_chain_minutes < policy.heavy_day_chain_minutes
+    ):
+        return None
+    at = _first_free(allowed[0][0], meetings, allowed)
+    if at is None:
+        return None
+    longest = max(shape.blocks, key=lambda b: b.end - b.start)
+    slot = _best_slot(at, meetings, allowed, timedelta(minutes=policy.recovery_slot_minutes))
+    return Nudge(
+        kind=NudgeKind.HEAVY_DAY,
+        key=f"heavy_day:{shape.day.isoformat()}",
+        at=at,
+        expires_at=_deadline(
+            at,
+            timedelta(minutes=policy.heads_up_expiry_minutes),
+            _next_start(at, meetings),
+            timedelta(seconds=policy.connect_grace_seconds),
+        ),
+        text=texts.heavy_day(
+            meeting_minutes=shape.meeting_minutes,
+            longest_start=longest.start.astimezone(tz),
+            longest_end=longest.end.astimezone(tz),
+            slot=None if slot is None else (slot[0].astimezone(tz), slot[1].astimezone(tz)),
+        ),
+    )
+
+
+def _best_slot(
+    after: datetime,
+    meetings: Sequence[BusyInterval],
+    allowed: Sequence[tuple[datetime, datetime]],
+    shortest: timedelta,
+) -> tuple[datetime, datetime] | None:
+    """The longest free stretch in the allowed time after ``after``, if any is ``shortest``."""
+    best: tuple[datetime, datetime] | None = None
+    for span_start, span_end in allowed:
+        cursor = max(span_start, after)
+        for meeting in [*meetings, None]:
+            gap_end = span_end if meeting is None else min(meeting.start, span_end)
+            if gap_end > cursor and (best is None or gap_end - cursor > best[1] - best[0]):
+                best = (cursor, gap_end)
+            if meeting is None or meeting.start >= span_end:
+                break
+            cursor = max(cursor, meeting.end)
+    if best is None or best[1] - best[0] < shortest:
+        return None
+    return best
+
+
+def _reflection(
+    day: date,
+    meetings: list[BusyInterval],
+    allowed: list[tuple[datetime, datetime]],
+    preferences: Preferences,
+    catalog: Catalog,
+    history: PracticeHistory,
+) -> Nudge | None:
+    assert preferences.reflection is not None  # noqa: S101 - checked by the caller
+    wanted = local_instant(day, preferences.reflection.at, preferences.tz)
+    at = _first_free(wanted, meetings, allowed)
+    if at is None:
+        return None
+    span_end = next(end for start, end in allowed if start <= at < end)
+    year, week, _ = day.isocalendar()
+    prompts = choose_prompts(catalog, week=year * 53 + week, seed=history.seed)
+    return Nudge(
+        kind=NudgeKind.REFLECTION,
+        key=f"reflection:{year}-W{week:02d}",
+        at=at,
+        expires_at=span_end,
+        text=texts.reflection([p.text for p in prompts]),
+        prompts=tuple(p.id for p in prompts),
+    )
+
+
+def _as_of(
+    nudge: Nudge,
+    now: datetime,
+    meetings: Sequence[BusyInterval],
+    allowed: Sequence[tuple[datetime, datetime]],
+) -> Nudge | None:
+    """The nudge as it stands at ``now``: gone if expired, sent now if its time has passed."""
+    if nudge.expires_at <= now:
+        return None
+    if nudge.at >= now:
+        return nudge
+    next_start = _next_start(nudge.at, meetings)
+    if next_start is not None and next_start < now:
+        return None  # never after the next meeting has already started
+    if _inside_meeting(now, meetings) is not None or not _is_allowed(now, allowed):
+        return None
+    return nudge.model_copy(update={"at": now})
