@@ -29,6 +29,7 @@ END:STANDARD\r
 END:VTIMEZONE\r
 """
 
+
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y%m%dT%H%M%S")
 
@@ -65,15 +66,17 @@ def synthetic_feed(*, singles: int, series: int, years: float, today: date, seed
     parts = ["BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Baseline bench//EN\r\n", _VTIMEZONE]
     for i in range(singles):
         day = first + timedelta(days=rng.randrange(span_days))
-        start = datetime.combine(day, datetime.min.time()).replace(hour=rng.randint(8, 17), minute=rng.choice((0, 15, 30, 45)))
+        start = datetime.combine(day, datetime.min.time()).replace(
+            hour=rng.randint(8, 17), minute=rng.choice((0, 15, 30, 45))
+        )
         parts.append(_event(rng, f"single-{i}", start, rng.choice((15, 30, 45, 60, 90))))
     for i in range(series):
         day = first + timedelta(days=rng.randrange(min(span_days, 365)))
-        start = datetime.combine(day, datetime.min.time()).replace(hour=rng.randint(8, 17), minute=rng.choice((0, 30)))
-        exdates = "".join(
-            f"EXDATE;TZID=Europe/Berlin:{_stamp(start + timedelta(weeks=rng.randrange(1, 200)))}\r\n"
-            for _ in range(3)
+        start = datetime.combine(day, datetime.min.time()).replace(
+            hour=rng.randint(8, 17), minute=rng.choice((0, 30))
         )
+        skipped = [start + timedelta(weeks=rng.randrange(1, 200)) for _ in range(3)]
+        exdates = "".join(f"EXDATE;TZID=Europe/Berlin:{_stamp(s)}\r\n" for s in skipped)
         parts.append(_event(rng, f"series-{i}", start, 30, f"RRULE:FREQ=WEEKLY\r\n{exdates}"))
         moved = start + timedelta(weeks=rng.randrange(1, 200))
         parts.append(

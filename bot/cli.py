@@ -52,14 +52,29 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument(
         "--date", dest="day", metavar="YYYY-MM-DD", help="the day to plan (default: today in --tz)"
     )
-    preview.add_argument("--tz", required=True, metavar="ZONE", help="IANA time zone, e.g. Europe/Berlin")
-    preview.add_argument("--email", metavar="ADDR", help="your address, to skip invitations you declined")
-    preview.add_argument("--hours", default="09:00-18:00", metavar="HH:MM-HH:MM", help="working hours (default 09:00-18:00)")
+    preview.add_argument(
+        "--tz", required=True, metavar="ZONE", help="IANA time zone, e.g. Europe/Berlin"
+    )
+    preview.add_argument(
+        "--email", metavar="ADDR", help="your address, to skip invitations you declined"
+    )
+    preview.add_argument(
+        "--hours",
+        default="09:00-18:00",
+        metavar="HH:MM-HH:MM",
+        help="working hours (default 09:00-18:00)",
+    )
     preview.add_argument("--quiet", metavar="HH:MM-HH:MM", help="quiet hours: no nudges at all")
     preview.add_argument(
-        "--days", type=int, default=1, metavar="N", help=f"plan N days from --date (1-{MAX_PREVIEW_DAYS})"
+        "--days",
+        type=int,
+        default=1,
+        metavar="N",
+        help=f"plan N days from --date (1-{MAX_PREVIEW_DAYS})",
     )
-    preview.add_argument("--json", action="store_true", help="print JSON (an array when --days > 1)")
+    preview.add_argument(
+        "--json", action="store_true", help="print JSON (an array when --days > 1)"
+    )
     return parser
 
 
@@ -120,7 +135,9 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UsageError(f"unknown time zone {name!r}; use an IANA name like Europe/Berlin") from exc
+        raise UsageError(
+            f"unknown time zone {name!r}; use an IANA name like Europe/Berlin"
+        ) from exc
 
 
 def _day(text: str) -> date:

@@ -14,9 +14,7 @@ from nudges.planner import DayPlan
 _SPARKS = " ▁▂▃▄▅▆▇█"
 
 
-def plan_as_json(
-    plan: DayPlan, *, tz: ZoneInfo, load: list[LoadPoint]
-) -> dict[str, Any]:
+def plan_as_json(plan: DayPlan, *, tz: ZoneInfo, load: list[LoadPoint]) -> dict[str, Any]:
     """The ``--json`` object: times are ISO 8601 with the person's UTC offset."""
 
     def iso(moment: datetime) -> str:
@@ -79,7 +77,9 @@ def plan_as_text(
         for block in shape.blocks:
             span = f"{_clock(block.start, tz)}–{_clock(block.end, tz)}"
             if block.is_back_to_back:
-                what = f"back-to-back: {len(block.meetings)} meetings, {texts.duration(block.minutes)}"
+                what = (
+                    f"back-to-back: {len(block.meetings)} meetings, {texts.duration(block.minutes)}"
+                )
             else:
                 what = f"meeting, {texts.duration(block.minutes)}"
             lines.append(f"    {span}  {what}")

@@ -49,8 +49,20 @@ _RULE_MARKERS = ("\nRRULE", "\nRDATE", "\nEXRULE")
 _RECURRING_MARKERS = (*_RULE_MARKERS, "\nRECURRENCE-ID")
 # What decides whether, and when, a person is busy. Everything else in an event is dropped.
 _BUSY_PROPERTIES = frozenset(
-    {"UID", "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "EXRULE",
-     "RECURRENCE-ID", "SEQUENCE", "STATUS", "TRANSP"}
+    {
+        "UID",
+        "DTSTART",
+        "DTEND",
+        "DURATION",
+        "RRULE",
+        "RDATE",
+        "EXDATE",
+        "EXRULE",
+        "RECURRENCE-ID",
+        "SEQUENCE",
+        "STATUS",
+        "TRANSP",
+    }
 )
 _REBASE_STEP = {"DAILY": timedelta(days=1), "WEEKLY": timedelta(weeks=1)}
 _REBASE_SAFE_PARTS = frozenset({"FREQ", "INTERVAL", "UNTIL", "BYDAY", "WKST"})
@@ -79,6 +91,12 @@ def busy_intervals(
     if last_day < first_day:
         raise CalendarError("the last day comes before the first day")
     text = decode_feed(ics, limits or CalendarLimits())
+    # Checked before pruning, on rule lines only: a title or description that merely
+    # mentions FREQ=MINUTELY is text, and both paths must give the same answer.
+    if _repeats_too_often(text):
+        raise CalendarError(
+            "the calendar has an event repeating every second or minute, which is not a meeting"
+        )
     lo, hi = day_bounds(first_day, tz)[0], day_bounds(last_day, tz)[1]
     if prune:
         text = prune_feed(
@@ -87,11 +105,11 @@ def busy_intervals(
             hi.astimezone(tz).replace(tzinfo=None),
             email=email,
         )
-    if _TOO_FREQUENT.search(text):
-        raise CalendarError(
-            "the calendar has an event repeating every second or minute, which is not a meeting"
-        )
     try:
+        # icalendar keeps every VTIMEZONE it has seen in a process-wide cache keyed by TZID,
+        # first definition wins: without a reset, one person's "Customized Time Zone" would
+        # decide the times in the next person's feed (and undefined TZIDs would resolve).
+        icalendar.use_zoneinfo()
         calendar = icalendar.Calendar.from_ical(text)
         query = recurring_ical_events.of(calendar)
         # A day's margin either side: the library compares floating times as if they were
@@ -249,6 +267,15 @@ class _Window:
         return max(start, end) >= self.lo and min(start, end) <= self.hi
 
 
+def _repeats_too_often(text: str) -> bool:
+    """Whether an RRULE or EXRULE line (not free text quoting one) repeats by second or minute."""
+    for match in _TOO_FREQUENT.finditer(text):
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        if text.startswith(("RRULE:", "RRULE;", "EXRULE:", "EXRULE;"), line_start):
+            return True
+    return False
+
+
 def _is_recurring(block: str, *, overrides_too: bool = True) -> bool:
     markers = _RECURRING_MARKERS if overrides_too else _RULE_MARKERS
     return any(marker in block for marker in markers)
@@ -373,7 +400,12 @@ def _rebase_series(lines: list[str], lo: datetime) -> None:
     start_line = lines[starts[0]].rstrip("\r\n")
     start_params, _, start_value = start_line.rpartition(":")
     start = _stamp(start_value)
-    if start is None or "T" not in start_value or start_value.endswith("Z") or ";TZID=" not in start_params:
+    if (
+        start is None
+        or "T" not in start_value
+        or start_value.endswith("Z")
+        or ";TZID=" not in start_params
+    ):
         return
     if "UNTIL" in parts:
         until = _stamp(parts["UNTIL"])
@@ -438,7 +470,9 @@ def _counts_as_busy(event: Any, email: str | None) -> bool:
     return True
 
 
-def _span(event: Any, tz: ZoneInfo, lo: datetime, hi: datetime) -> Iterator[tuple[datetime, datetime]]:
+def _span(
+    event: Any, tz: ZoneInfo, lo: datetime, hi: datetime
+) -> Iterator[tuple[datetime, datetime]]:
     start = event.get("DTSTART")
     if start is None or not isinstance(start.dt, datetime):
         return  # all-day events (plain dates) are not meetings

@@ -7,9 +7,11 @@ rotates through the catalog, and leans towards what helped this person before.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Collection, Mapping
 from datetime import timedelta
 from enum import StrEnum
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -17,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 MAX_RESET_TEXT = 280
 # "While connecting" practices are done as the next call connects: half a minute at most.
 MAX_CONNECTING_SECONDS = 30
+# From this gap on, the short "while the call connects" practices give way to real ones.
+_ROOMY_GAP = timedelta(minutes=2)
 
 
 class PracticeTheme(StrEnum):
@@ -108,8 +112,23 @@ class Catalog(BaseModel):
             )
         return self
 
+    @cached_property
+    def _by_room(self) -> tuple[list[int], list[Practice]]:
+        # Practices ordered by the room they need, so "what fits this gap" is a bisect:
+        # selection runs for every reset of every person.
+        ranked = sorted(
+            (0 if p.while_connecting else max(p.seconds, p.needs_gap_minutes * 60), i)
+            for i, p in enumerate(self.practices)
+        )
+        return [room for room, _ in ranked], [self.practices[i] for _, i in ranked]
+
     def practice(self, practice_id: str) -> Practice | None:
         return next((p for p in self.practices if p.id == practice_id), None)
+
+    def fitting(self, gap: timedelta) -> list[Practice]:
+        """Practices that fit ``gap`` (see :meth:`Practice.fits`), least room needed first."""
+        rooms, practices = self._by_room
+        return practices[: bisect_right(rooms, gap.total_seconds())]
 
 
 class PracticeFeedback(BaseModel):
@@ -152,20 +171,32 @@ def choose_practice(
     then themes the person asked for fewer of, then what was sent recently; pick by a
     weighted draw (deterministic in ``history.seed`` and ``slot``) leaning on past 👍 / 👎.
     """
-    fitting = [p for p in catalog.practices if p.fits(gap)]
+    fitting = catalog.fitting(gap)
     if not fitting:
         # Every catalog has a while_connecting practice (validated), and those always fit.
         raise ValueError("the catalog has no practice for this gap")
-    pool = [p for p in fitting if p.id not in used_today] or fitting
-    pool = [p for p in pool if p.theme not in history.fewer] or pool
-    recent = set(history.recent[-len(catalog.practices) // 2 :]) if history.recent else set()
-    pool = [p for p in pool if p.id not in recent] or pool
+    pool = fitting
+    if gap >= _ROOMY_GAP:
+        # A real gap deserves more than the 20-second practices made for zero-minute gaps.
+        pool = [p for p in pool if not p.while_connecting] or pool
+    if used_today:
+        used = set(used_today)
+        pool = [p for p in pool if p.id not in used] or pool
+    if history.fewer:
+        pool = [p for p in pool if p.theme not in history.fewer] or pool
+    if history.recent:
+        recent = set(history.recent[-len(catalog.practices) // 2 :])
+        pool = [p for p in pool if p.id not in recent] or pool
+    # A small generator seeded by (person, slot): deterministic, and cheap per draw.
+    state = _mix((history.seed & _MASK) ^ _mix(slot & _MASK)) & 0xFFFFFFFF
+    feedback = history.feedback
     best, best_key = pool[0], -1.0
     for practice in pool:
-        rating = history.feedback.get(practice.id)
-        weight = rating.weight if rating is not None else 0.5
-        # Efraimidis–Spirakis weighted draw: key = u ** (1 / w), highest key wins.
-        key = _unit(history.seed, slot, _stable_hash(practice.id)) ** (1.0 / weight)
+        # Efraimidis–Spirakis weighted draw: key = u ** (1 / w), the highest key wins.
+        state = (state * 1664525 + 1013904223) & 0xFFFFFFFF  # LCG step (Numerical Recipes)
+        draw = (state + 1) / 4294967296.0  # in (0, 1]
+        rating = feedback.get(practice.id) if feedback else None
+        key = draw * draw if rating is None else draw ** (1.0 / rating.weight)
         if key > best_key:
             best, best_key = practice, key
     return best
@@ -195,20 +226,11 @@ def choose_prompts(
     return chosen
 
 
-def _stable_hash(text: str) -> int:
-    # Python's hash() of a str changes per process; rotation must not.
-    value = 2166136261
-    for ch in text.encode():
-        value = ((value ^ ch) * 16777619) & 0xFFFFFFFF
-    return value
+_MASK = 0xFFFFFFFFFFFFFFFF
 
 
-def _unit(*parts: int) -> float:
-    """A deterministic number in (0, 1] from integers (splitmix64 finaliser)."""
-    x = 0x9E3779B97F4A7C15
-    for part in parts:
-        x = (x ^ (part & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9 & 0xFFFFFFFFFFFFFFFF
-        x ^= x >> 31
-    x = (x * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-    x ^= x >> 29
-    return ((x >> 11) + 1) / float(1 << 53)
+def _mix(x: int) -> int:
+    """splitmix64's finaliser: spreads the bits of a 64-bit number."""
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)

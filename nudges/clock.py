@@ -107,7 +107,7 @@ def parse_clock(text: str) -> time:
 
 
 def parse_weekdays(text: str) -> frozenset[int]:
-    """Parse ``mon-fri``, ``mon,wed,fri``, ``daily`` or ``weekdays`` into ISO weekday numbers 0–6."""
+    """Parse ``mon-fri``, ``mon,wed,fri``, ``daily`` or ``weekdays`` into weekdays 0 (Mon)–6."""
     words = text.strip().lower()
     if words in ("daily", "every day", "all"):
         return frozenset(range(7))
@@ -153,22 +153,21 @@ def merge_intervals(intervals: Iterable[tuple[datetime, datetime]]) -> list[Busy
         if end <= start:
             continue
         if merged and start < merged[-1][1]:
-            if end > merged[-1][1]:
-                merged[-1][1] = end
+            merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
     return [BusyInterval(start=s, end=e) for s, e in merged]
 
 
-def clip(
-    intervals: Sequence[BusyInterval], lo: datetime, hi: datetime
-) -> list[BusyInterval]:
+def clip(intervals: Sequence[BusyInterval], lo: datetime, hi: datetime) -> list[BusyInterval]:
     """Intervals cut to ``[lo, hi)``; those outside vanish."""
     out: list[BusyInterval] = []
     for iv in intervals:
         start, end = max(iv.start, lo), min(iv.end, hi)
         if start < end:
-            out.append(iv if (start, end) == (iv.start, iv.end) else BusyInterval(start=start, end=end))
+            out.append(
+                iv if (start, end) == (iv.start, iv.end) else BusyInterval(start=start, end=end)
+            )
     return out
 
 

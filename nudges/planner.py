@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
@@ -28,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from nudges import texts
 from nudges.catalog import Catalog, PracticeHistory, choose_practice, choose_prompts
 from nudges.clock import BusyInterval, day_bounds, local_instant
-from nudges.density import DayShape, MeetingBlock, describe_day, group_blocks
+from nudges.density import DayShape, MeetingBlock, describe_day
 from nudges.preferences import PlanningPolicy, Preferences
 
 
@@ -60,9 +61,7 @@ class DayPlan(BaseModel):
     nudges: tuple[Nudge, ...]
 
 
-class _Candidate(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class _Candidate(NamedTuple):
     anchor: datetime  # when the reset belongs (the end of the meeting before it)
     next_start: datetime | None
     chain_end: bool
@@ -99,9 +98,25 @@ def plan_day(
         if heads_up is not None:
             nudges.append(heads_up)
     if preferences.resets:
-        nudges.extend(_resets(day, meetings, allowed, policy, catalog, history))
+        nudges.extend(
+            _resets(
+                day,
+                blocks=shape.blocks,
+                allowed=allowed,
+                policy=policy,
+                catalog=catalog,
+                history=history,
+            )
+        )
     if preferences.reflection is not None and preferences.reflection.weekday == day.weekday():
-        reflection = _reflection(day, meetings, allowed, preferences, catalog, history)
+        reflection = _reflection(
+            day,
+            meetings=meetings,
+            allowed=allowed,
+            preferences=preferences,
+            catalog=catalog,
+            history=history,
+        )
         if reflection is not None:
             nudges.append(reflection)
     live = [n for n in (_as_of(n, now, meetings, allowed) for n in nudges) if n is not None]
@@ -180,7 +195,9 @@ def _first_free(
     return None
 
 
-def _deadline(at: datetime, limit: timedelta, next_start: datetime | None, grace: timedelta) -> datetime:
+def _deadline(
+    at: datetime, limit: timedelta, next_start: datetime | None, grace: timedelta
+) -> datetime:
     """When a nudge sent at ``at`` stops being useful: the next meeting, or ``limit`` later.
 
     A nudge is always given ``grace`` (the next call connecting), so a zero-minute gap
@@ -194,13 +211,13 @@ def _deadline(at: datetime, limit: timedelta, next_start: datetime | None, grace
 
 def _resets(
     day: date,
-    meetings: list[BusyInterval],
+    *,
+    blocks: Sequence[MeetingBlock],
     allowed: list[tuple[datetime, datetime]],
     policy: PlanningPolicy,
     catalog: Catalog,
     history: PracticeHistory,
 ) -> list[Nudge]:
-    blocks = group_blocks(meetings, timedelta(minutes=policy.chain_gap_minutes))
     long_meeting = timedelta(minutes=policy.long_meeting_minutes)
     long_chain = timedelta(minutes=policy.transition_chain_minutes)
     spacing = timedelta(minutes=policy.min_spacing_minutes)
@@ -244,7 +261,7 @@ def _resets(
         nudges.append(
             Nudge(
                 kind=NudgeKind.RESET,
-                key=f"reset:{candidate.anchor.astimezone(UTC):%Y%m%dT%H%M%SZ}",
+                key=f"reset:{candidate.anchor.astimezone(UTC).isoformat()}",
                 at=candidate.anchor,
                 expires_at=expires,
                 text=practice.text,
@@ -323,6 +340,7 @@ def _best_slot(
 
 def _reflection(
     day: date,
+    *,
     meetings: list[BusyInterval],
     allowed: list[tuple[datetime, datetime]],
     preferences: Preferences,
