@@ -93,7 +93,7 @@ def synthetic_feed(*, singles: int, series: int, years: float, today: date, seed
 
 
 def typical_feed(today: date) -> bytes:
-    return synthetic_feed(singles=40, series=12, years=0.3, today=today)
+    return synthetic_feed(singles=90, series=14, years=0.5, today=today)
 
 
 def heavy_feed(today: date) -> bytes:

@@ -421,13 +421,10 @@ def test_only_practices_that_fit_the_gap_are_chosen(gap: timedelta, expected: se
     [timedelta(0), timedelta(seconds=45), timedelta(minutes=3), timedelta(minutes=12)],
 )
 def test_bundled_choices_fit_the_gap(gap: timedelta) -> None:
-    chosen = _chosen_over_seeds(bundled(), gap=gap)
-    for ident in chosen:
-        practice = bundled().practice(ident)
-        assert practice is not None
-        assert practice.fits(gap)
+    chosen = [bundled().practice(ident) for ident in _chosen_over_seeds(bundled(), gap=gap)]
+    assert all(p is not None and p.fits(gap) for p in chosen)
     if gap < timedelta(minutes=1):
-        assert all(p.while_connecting for p in map(bundled().practice, chosen) if p)
+        assert all(p is not None and p.while_connecting for p in chosen)
 
 
 def test_no_repeat_of_a_practice_used_today_while_others_fit() -> None:
@@ -519,7 +516,7 @@ def test_choice_rotates_across_days() -> None:
     # A week of four 15-minute gaps a day: "used today" resets each morning, "recent" grows.
     recent: list[str] = []
     days: list[list[str]] = []
-    for _day in range(7):
+    for day in range(7):
         today: list[str] = []
         for slot in range(4):
             practice = choose_practice(
@@ -527,7 +524,7 @@ def test_choice_rotates_across_days() -> None:
                 gap=timedelta(minutes=15),
                 used_today=today,
                 history=PracticeHistory(seed=3, recent=tuple(recent)),
-                slot=slot,
+                slot=day * 64 + slot,  # as the planner numbers them
             )
             today.append(practice.id)
         recent.extend(today)
