@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +23,9 @@ from nudges.preferences import Preferences
 
 EXIT_USAGE = 2
 MAX_PREVIEW_DAYS = 31
+# Far enough from date.min and date.max that the padding around the window cannot overflow.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(9998, 12, 31)
 
 
 class UsageError(Exception):
@@ -83,10 +87,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "preview":
             print(preview(args, load_settings()))
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
         return 0
     except (UsageError, CalendarError, CatalogError, SettingsError) as exc:
         print(f"baseline: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader left (`baseline preview ... | head`): stop quietly, and point stdout
+        # at /dev/null so the interpreter's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def preview(args: argparse.Namespace, settings: Settings) -> str:
@@ -94,6 +104,8 @@ def preview(args: argparse.Namespace, settings: Settings) -> str:
     first = _day(args.day) if args.day else datetime.now(tz).date()
     if not 1 <= args.days <= MAX_PREVIEW_DAYS:
         raise UsageError(f"--days must be between 1 and {MAX_PREVIEW_DAYS}")
+    if first < EARLIEST_DAY or first + timedelta(days=args.days - 1) > LATEST_DAY:
+        raise UsageError(f"--date must be between {EARLIEST_DAY} and {LATEST_DAY}")
     hours = _clock_range("--hours", args.hours)
     quiet = _clock_range("--quiet", args.quiet) if args.quiet else None
     raw = _read_feed(args.ics, settings.calendar.max_bytes)
@@ -134,7 +146,7 @@ def preview(args: argparse.Namespace, settings: Settings) -> str:
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "Europe" is a folder
         raise UsageError(
             f"unknown time zone {name!r}; use an IANA name like Europe/Berlin"
         ) from exc
@@ -166,9 +178,10 @@ def _read_feed(path: Path, max_bytes: int) -> bytes:
     except OSError as exc:
         raise UsageError(f"{path}: cannot be read ({exc.strerror})") from exc
     if len(raw) > max_bytes:
-        size = path.stat().st_size
+        size = path.stat().st_size  # 0 for a pipe or a device: say only that it is over
+        amount = f"{size / 1e6:.1f} MB" if size > max_bytes else "more than that"
         raise CalendarError(
-            f"the calendar is too big ({size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB)"
+            f"the calendar is too big ({amount}; the limit is {max_bytes / 1e6:.1f} MB)"
         )
     return raw
 

@@ -32,6 +32,12 @@ def load_catalog(path: Path | None = None) -> Catalog:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise CatalogError(f"{name}: is not valid TOML ({exc})") from exc
+    unknown = sorted(set(data) - {"practice", "prompt"})
+    if unknown:
+        raise CatalogError(
+            f"{name}: unknown table {', '.join(repr(k) for k in unknown)}; "
+            "a catalog holds only [[practice]] and [[prompt]] entries"
+        )
     try:
         return Catalog.model_validate(
             {"practices": data.get("practice", []), "prompts": data.get("prompt", [])}

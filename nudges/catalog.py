@@ -176,14 +176,15 @@ def choose_practice(
         # Every catalog has a while_connecting practice (validated), and those always fit.
         raise ValueError("the catalog has no practice for this gap")
     pool = fitting
-    if gap >= _ROOMY_GAP:
-        # A real gap deserves more than the 20-second practices made for zero-minute gaps.
-        pool = [p for p in pool if not p.while_connecting] or pool
     if used_today:
         used = set(used_today)
         pool = [p for p in pool if p.id not in used] or pool
     if history.fewer:
         pool = [p for p in pool if p.theme not in history.fewer] or pool
+    if gap >= _ROOMY_GAP:
+        # A real gap deserves more than the 20-second practices made for zero-minute gaps,
+        # but not at the price of a repeat or of a theme the person asked for less of.
+        pool = [p for p in pool if not p.while_connecting] or pool
     if history.recent:
         recent = set(history.recent[-len(catalog.practices) // 2 :])
         pool = [p for p in pool if p.id not in recent] or pool
@@ -207,22 +208,25 @@ def choose_prompts(
 ) -> list[ReflectionPrompt]:
     """``count`` prompts for reflection ``week``, each from a different theme when possible.
 
-    Themes rotate week by week, and so do the prompts inside each theme.
+    Progress comes every week (wins fade unless named on purpose); the other themes take
+    turns. Inside each theme the prompt moves on every week the theme appears.
     """
     by_theme: dict[PromptTheme, list[ReflectionPrompt]] = {}
     for prompt in catalog.prompts:
         by_theme.setdefault(prompt.theme, []).append(prompt)
-    themes = [t for t in PromptTheme if t in by_theme]
+    first = [PromptTheme.PROGRESS] if PromptTheme.PROGRESS in by_theme else []
+    others = [t for t in PromptTheme if t in by_theme and t not in first]
+    turn = week + seed
+    themes = first + [others[(turn + i) % len(others)] for i in range(len(others))]
     chosen: list[ReflectionPrompt] = []
-    offset = week + seed
-    for i in range(len(catalog.prompts)):
-        if len(chosen) == count:
-            break
-        theme = themes[(offset + i) % len(themes)]
-        prompts = by_theme[theme]
-        candidate = prompts[(offset // len(themes) + i // len(themes)) % len(prompts)]
-        if candidate not in chosen:
-            chosen.append(candidate)
+    for round_ in range(len(catalog.prompts)):
+        for theme in themes:
+            if len(chosen) == count:
+                return chosen
+            prompts = by_theme[theme]
+            candidate = prompts[(turn + round_) % len(prompts)]
+            if candidate not in chosen:
+                chosen.append(candidate)
     return chosen
 
 

@@ -557,21 +557,15 @@ _ROOMY = _catalog(
     _practice("stretch", theme=PracticeTheme.BODY, seconds=60, needs_gap_minutes=2),
 )
 
-# choose_practice drops the "while connecting" practices from gaps of 2 minutes or more
-# *before* it avoids today's practices and the "fewer" themes, so both preferences lose to
-# the wish for a longer practice. Remove the marks once the order is changed.
-_ROOMY_FIRST = pytest.mark.xfail(
-    strict=True, reason="the roomy-gap preference outranks used_today and fewer"
-)
+# Avoiding a repeat and a "fewer" theme outranks the wish for a longer practice in a gap
+# of 2 minutes or more.
 
 
-@_ROOMY_FIRST
 def test_a_roomy_gap_does_not_repeat_todays_practice_while_another_fits() -> None:
     chosen = _chosen_over_seeds(_ROOMY, gap=timedelta(minutes=3), used_today=["stretch"])
     assert set(chosen) == {"sip"}
 
 
-@_ROOMY_FIRST
 def test_a_roomy_gap_avoids_a_fewer_theme_while_another_fits() -> None:
     fewer = frozenset({PracticeTheme.BODY})
     assert set(_chosen_over_seeds(_ROOMY, gap=timedelta(minutes=3), fewer=fewer)) == {"sip"}
