@@ -178,10 +178,10 @@ def _read_feed(path: Path, max_bytes: int) -> bytes:
     except OSError as exc:
         raise UsageError(f"{path}: cannot be read ({exc.strerror})") from exc
     if len(raw) > max_bytes:
-        size = path.stat().st_size  # 0 for a pipe or a device: say only that it is over
-        amount = f"{size / 1e6:.1f} MB" if size > max_bytes else "more than that"
+        size = path.stat().st_size  # 0 for a pipe or a device: then say only the limit
+        amount = f"{size / 1e6:.1f} MB; " if size > max_bytes else ""
         raise CalendarError(
-            f"the calendar is too big ({amount}; the limit is {max_bytes / 1e6:.1f} MB)"
+            f"the calendar is too big ({amount}the limit is {max_bytes / 1e6:.1f} MB)"
         )
     return raw
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
@@ -101,11 +101,12 @@ def describe_day(
     meetings = clip(busy, lo, hi)
     blocks = group_blocks(meetings, chain_gap)
     minutes = sum(m.minutes for m in meetings)
-    working = (
-        [(max(s, lo), min(e, hi)) for s, e in working_hours.spans_on(day, tz)]
-        if day.weekday() in working_days.days
-        else []
-    )
+    # As in the planner, a shift that wraps midnight belongs to the day it starts on.
+    working = [
+        (max(s, lo), min(e, hi))
+        for s, e in working_hours.spans_on(day, tz)
+        if s.astimezone(tz).weekday() in working_days.days
+    ]
     inside = sum(
         (min(m.end, e) - max(m.start, s)).total_seconds() / 60
         for m in meetings
@@ -137,6 +138,10 @@ def recovery_load(
     depend on the sampling step.
     """
     model = model or LoadModel()
+    # Step in UTC: adding a timedelta to a local aware datetime is wall-clock maths, which
+    # skips or repeats an hour across a DST change. Points keep the zone of ``start``.
+    zone = start.tzinfo
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     meetings = clip(busy, start, end)
     points: list[LoadPoint] = []
     load, cursor, index = 0.0, start, 0
@@ -156,6 +161,6 @@ def recovery_load(
             else:
                 load *= math.exp(-minutes / model.recovery_minutes)
             cursor = until
-        points.append(LoadPoint(at=sample, load=round(load, 3)))
+        points.append(LoadPoint(at=sample.astimezone(zone), load=round(load, 3)))
         sample += step
     return points

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from nudges import texts
 from nudges.catalog import Catalog, PracticeHistory, choose_practice, choose_prompts
 from nudges.clock import BusyInterval, day_bounds, local_instant
-from nudges.density import DayShape, MeetingBlock, describe_day
+from nudges.density import DayShape, describe_day
 from nudges.preferences import PlanningPolicy, Preferences
 
 
@@ -94,18 +94,19 @@ def plan_day(
     meetings = list(busy)
     nudges: list[Nudge] = []
     if preferences.heavy_day_heads_up:
-        heads_up = _heavy_day(shape, tz, meetings, allowed, policy)
+        heads_up = _heavy_day(shape, tz, meetings, allowed, policy, now)
         if heads_up is not None:
             nudges.append(heads_up)
     if preferences.resets:
         nudges.extend(
             _resets(
                 day,
-                blocks=shape.blocks,
+                meetings=meetings,
                 allowed=allowed,
                 policy=policy,
                 catalog=catalog,
                 history=history,
+                now=now,
             )
         )
     if preferences.reflection is not None and preferences.reflection.weekday == day.weekday():
@@ -209,26 +210,43 @@ def _deadline(
     return max(end, at + grace)
 
 
+def _chains(meetings: Sequence[BusyInterval], chain_gap: timedelta) -> list[list[BusyInterval]]:
+    """Sorted meetings grouped like ``density.group_blocks``, as plain lists (no models)."""
+    groups: list[list[BusyInterval]] = []
+    for meeting in meetings:
+        if groups and meeting.start - groups[-1][-1].end < chain_gap:
+            groups[-1].append(meeting)
+        else:
+            groups.append([meeting])
+    return groups
+
+
 def _resets(
     day: date,
     *,
-    blocks: Sequence[MeetingBlock],
+    meetings: Sequence[BusyInterval],
     allowed: list[tuple[datetime, datetime]],
     policy: PlanningPolicy,
     catalog: Catalog,
     history: PracticeHistory,
+    now: datetime,
 ) -> list[Nudge]:
     long_meeting = timedelta(minutes=policy.long_meeting_minutes)
     long_chain = timedelta(minutes=policy.transition_chain_minutes)
     spacing = timedelta(minutes=policy.min_spacing_minutes)
     ends: list[_Candidate] = []
     transitions: list[_Candidate] = []
-    for index, block in enumerate(blocks):
-        if block.is_back_to_back or block.end - block.start >= long_meeting:
-            following = blocks[index + 1].start if index + 1 < len(blocks) else None
-            ends.append(_Candidate(anchor=block.end, next_start=following, chain_end=True))
-        if block.is_back_to_back and block.end - block.start >= long_chain:
-            transitions.extend(_transitions(block, spacing))
+    # Chains come from the whole calendar, not the day's clipped copy: a chain crossing
+    # midnight is measured from its real start, and the meeting after the day's last chain
+    # may be tomorrow's. Anchors outside the day fail the allowed-time check below.
+    groups = _chains(meetings, timedelta(minutes=policy.chain_gap_minutes))
+    for index, chain in enumerate(groups):
+        start, end = chain[0].start, chain[-1].end
+        if len(chain) >= 2 or end - start >= long_meeting:
+            following = groups[index + 1][0].start if index + 1 < len(groups) else None
+            ends.append(_Candidate(anchor=end, next_start=following, chain_end=True))
+        if len(chain) >= 2 and end - start >= long_chain:
+            transitions.extend(_transitions(chain, spacing))
     chosen: list[_Candidate] = []
     for candidate in [*ends, *transitions]:
         if len(chosen) >= policy.max_resets_per_day:
@@ -245,10 +263,14 @@ def _resets(
     nudges = []
     for slot, candidate in enumerate(chosen):
         expires = _deadline(candidate.anchor, expiry, candidate.next_start, grace)
+        at = _send_time(candidate.anchor, expires, now, meetings, allowed)
+        if at is not None and at > candidate.anchor and slot + 1 < len(chosen):
+            if chosen[slot + 1].anchor - at < spacing:
+                at = None  # sent late, it would crowd the next reset, which is on time
+        # The practice must fit the gap it is sent into, which shrinks when sent late.
+        sent = candidate.anchor if at is None else at
         gap = (
-            candidate.next_start - candidate.anchor
-            if candidate.next_start is not None and candidate.next_start < candidate.anchor + expiry
-            else expiry
+            min(candidate.next_start - sent, expiry) if candidate.next_start is not None else expiry
         )
         practice = choose_practice(
             catalog,
@@ -257,12 +279,14 @@ def _resets(
             history=history,
             slot=day.toordinal() * 64 + slot,
         )
-        used.append(practice.id)
+        used.append(practice.id)  # also when gone: it was sent earlier today
+        if at is None:
+            continue
         nudges.append(
             Nudge(
                 kind=NudgeKind.RESET,
                 key=f"reset:{candidate.anchor.astimezone(UTC).isoformat()}",
-                at=candidate.anchor,
+                at=at,
                 expires_at=expires,
                 text=practice.text,
                 practice=practice.id,
@@ -271,11 +295,11 @@ def _resets(
     return nudges
 
 
-def _transitions(block: MeetingBlock, spacing: timedelta) -> list[_Candidate]:
+def _transitions(chain: Sequence[BusyInterval], spacing: timedelta) -> list[_Candidate]:
     """Boundaries inside a long chain, once the chain has run for at least ``spacing``."""
     out = []
-    for before, after in zip(block.meetings, block.meetings[1:], strict=False):
-        if before.end - block.start >= spacing:
+    for before, after in zip(chain, chain[1:], strict=False):
+        if before.end - chain[0].start >= spacing:
             out.append(_Candidate(anchor=before.end, next_start=after.start, chain_end=False))
     return out
 
@@ -286,6 +310,7 @@ def _heavy_day(
     meetings: list[BusyInterval],
     allowed: list[tuple[datetime, datetime]],
     policy: PlanningPolicy,
+    now: datetime,
 ) -> Nudge | None:
     if not shape.blocks or (
         shape.meeting_minutes < policy.heavy_day_meeting_minutes
@@ -296,7 +321,10 @@ def _heavy_day(
     if at is None:
         return None
     longest = max(shape.blocks, key=lambda b: b.end - b.start)
-    slot = _best_slot(at, meetings, allowed, timedelta(minutes=policy.recovery_slot_minutes))
+    # Sent late (moved to ``now`` by _as_of), it names a slot that is still ahead.
+    slot = _best_slot(
+        max(at, now), meetings, allowed, timedelta(minutes=policy.recovery_slot_minutes)
+    )
     return Nudge(
         kind=NudgeKind.HEAVY_DAY,
         key=f"heavy_day:{shape.day.isoformat()}",
@@ -372,13 +400,27 @@ def _as_of(
     allowed: Sequence[tuple[datetime, datetime]],
 ) -> Nudge | None:
     """The nudge as it stands at ``now``: gone if expired, sent now if its time has passed."""
-    if nudge.expires_at <= now:
+    at = _send_time(nudge.at, nudge.expires_at, now, meetings, allowed)
+    if at is None:
         return None
-    if nudge.at >= now:
-        return nudge
-    next_start = _next_start(nudge.at, meetings)
+    return nudge if at == nudge.at else nudge.model_copy(update={"at": at})
+
+
+def _send_time(
+    at: datetime,
+    expires_at: datetime,
+    now: datetime,
+    meetings: Sequence[BusyInterval],
+    allowed: Sequence[tuple[datetime, datetime]],
+) -> datetime | None:
+    """When a nudge planned for ``at`` goes out as of ``now``, or None if it is gone."""
+    if expires_at <= now:
+        return None
+    if at >= now:
+        return at
+    next_start = _next_start(at, meetings)
     if next_start is not None and next_start < now:
         return None  # never after the next meeting has already started
     if _inside_meeting(now, meetings) is not None or not _is_allowed(now, allowed):
         return None
-    return nudge.model_copy(update={"at": now})
+    return now
