@@ -47,6 +47,7 @@ _NAME = re.compile(r"^[A-Za-z0-9-]+", re.M)
 _COMPONENT = re.compile(r"^(?:BEGIN|END):[A-Za-z0-9-]+", re.M)
 _RULE_MARKERS = ("\nRRULE", "\nRDATE", "\nEXRULE")
 _RECURRING_MARKERS = (*_RULE_MARKERS, "\nRECURRENCE-ID")
+_EVENT_START = "\nBEGIN:VEVENT"
 # What decides whether, and when, a person is busy. Everything else in an event is dropped.
 _BUSY_PROPERTIES = frozenset(
     {
@@ -170,62 +171,121 @@ def decode_feed(ics: bytes, limits: CalendarLimits) -> str:
 def prune_feed(text: str, lo: datetime, hi: datetime, *, email: str | None = None) -> str:
     """Reduce a feed to what can decide who is busy in local wall-clock window ``[lo, hi)``.
 
-    ``text`` comes from :func:`decode_feed`. Kept: everything outside events (calendar
-    properties, time zones); every series; every override that is open-ended
-    (THISANDFUTURE) or whose own time or replaced occurrence can reach the window; every
-    event sharing a UID with a series; every single event whose span may reach the window,
-    or whose dates cannot be read cheaply (the full parser decides about those). Inside kept
-    events only the properties that decide busy time stay: titles, descriptions, attendee
-    lists and alarms never reach the parser, and neither do exclusions far from the window.
-    A daily or weekly series that started long ago is moved forward by whole repeats so its
-    rule is not replayed from the start.
+    ``text`` comes from :func:`decode_feed`. Kept, in their original order: everything
+    outside events (calendar properties, time zones, wherever they stand); every series;
+    every override that is open-ended (THISANDFUTURE) or whose own time or replaced
+    occurrence can reach the window; every event sharing a UID with a kept event; every
+    single event whose span may reach the window, or whose dates cannot be read cheaply
+    (the full parser decides about those). Inside kept events only the properties that
+    decide busy time stay: titles, descriptions, attendee lists and alarms never reach the
+    parser, and neither do exclusions far from the window (unless a kept override names
+    the same occurrence). A daily or weekly series that started long ago is moved forward by
+    whole repeats so its rule is not replayed from the start.
     """
     window = _Window(lo - _PRUNE_MARGIN, hi + _PRUNE_MARGIN)
-    head, sep, rest = text.partition("BEGIN:VEVENT")
-    if not sep:
+    first = text.find(_EVENT_START)
+    if first == -1:
         return text
-    blocks = rest.split("BEGIN:VEVENT")
-    tail = ""
-    last_end = blocks[-1].rfind("END:VEVENT")
-    if last_end != -1:
-        cut = blocks[-1].find("\n", last_end)
-        cut = len(blocks[-1]) if cut == -1 else cut + 1
-        blocks[-1], tail = blocks[-1][:cut], blocks[-1][cut:]
+    head = text[: first + 1]
+    # Only a line that is exactly BEGIN:VEVENT starts an event: a description may quote one.
+    blocks = text[first + 1 :].split(_EVENT_START)
+    blocks[0] = blocks[0][len(_EVENT_START) - 1 :]
     rebase = "X-WR-TIMEZONE" not in head
     attendee = f"MAILTO:{email.strip().upper()}" if email else None
-    kept: list[str] = []
-    overrides: list[str] = []
-    singles_outside: list[str] = []
-    series_days: dict[str, int | None] = {}  # UID -> longest occurrence in days, None: unknown
-    for block in blocks:
-        if ("\nR" in block or "\nEXR" in block) and _is_recurring(block):
-            if "\nRECURRENCE-ID" in block and not _is_recurring(block, overrides_too=False):
-                overrides.append(block)
+    out: list[str] = [""] * len(blocks)  # what stays of each block, in file order
+    series: list[tuple[int, str, str | None, int | None]] = []
+    overrides: list[tuple[int, str, str | None]] = []
+    singles_outside: list[tuple[int, str, str | None]] = []
+    kept_uids: set[str] = set()
+    single_uids: set[str] = set()
+    unsure_uids: set[str] = set()  # series whose occurrences other components reshape
+    for i, block in enumerate(blocks):
+        event, trailer = _split_trailer(block, last=i == len(blocks) - 1)
+        if trailer:
+            out[i] = trailer  # a VTIMEZONE (or other component) between events stays
+        uid = _value(_own(event), "\nUID")
+        if ("\nR" in event or "\nEXR" in event) and _is_recurring(event):
+            modification = "\nRECURRENCE-ID" in event
+            if modification and not _is_recurring(event, overrides_too=False):
+                overrides.append((i, event, uid))
+                if uid is not None and ("THISANDFUTURE" in event or "\nEXDATE" in event):
+                    unsure_uids.add(uid)
                 continue
-            uid = _value(block, "\nUID") or ""
-            days = _length_in_days(block)
-            known = series_days.get(uid, 0)
-            series_days[uid] = None if days is None or known is None else max(days, known)
-            kept.append(_essentials(block, attendee, window, days, rebase=rebase))
-        elif window.may_touch(block):
-            kept.append(_essentials(block, attendee, window, None, rebase=False))
+            if uid is not None and modification:
+                unsure_uids.add(uid)  # an override with rules of its own
+            series.append((i, event, uid, _length_in_days(event)))
+        elif window.may_touch(event):
+            out[i] = _essentials(event, attendee, window, None, rebase=False) + out[i]
+            if uid is not None:
+                kept_uids.add(uid)
+                single_uids.add(uid)
         else:
-            singles_outside.append(block)
-    for block in overrides:
-        uid = _value(block, "\nUID") or ""
-        days = series_days.get(uid)
+            singles_outside.append((i, event, uid))
+            if uid is not None:
+                single_uids.add(uid)
+    # UID -> longest occurrence in days of its series; None: unknown, keep everything.
+    series_days: dict[str, int | None] = {}
+    for _, _, uid, days in series:
+        if uid is None:
+            continue
+        known = series_days.get(uid, 0)
+        series_days[uid] = None if days is None or known is None else max(days, known)
+        kept_uids.add(uid)
+    for uid in unsure_uids | (single_uids & series_days.keys()):
+        series_days[uid] = None  # a single with a series' UID may be the one that counts
+    replaced: dict[str | None, set[str]] = {}  # UID -> days near a kept override's occurrence
+    dropped: list[tuple[int, str, str | None, str | None]] = []
+    for i, event, uid in overrides:
+        days = None if uid is None else series_days.get(uid)
+        recurrence = _day(event, "\nRECURRENCE-ID")
         if (
             days is None
-            or "THISANDFUTURE" in block
-            or window.may_touch(block)
-            or window.may_touch_from(_day(block, "\nRECURRENCE-ID"), days)
+            or "THISANDFUTURE" in event
+            or window.may_touch(event)
+            or window.may_touch_from(recurrence, days)
         ):
-            kept.append(_essentials(block, attendee, window, None, rebase=False))
-    if series_days:
-        for block in singles_outside:
-            if _value(block, "\nUID") in series_days:
-                kept.append(_essentials(block, attendee, window, None, rebase=False))
-    return "".join([head, *kept, tail])
+            out[i] = _essentials(event, attendee, window, None, rebase=False) + out[i]
+            if uid is not None:
+                kept_uids.add(uid)
+            if recurrence is not None:
+                replaced.setdefault(uid, set()).update(_near_days(recurrence))
+        else:
+            dropped.append((i, event, uid, recurrence))
+    for i, event, uid, recurrence in dropped:
+        if recurrence in replaced.get(uid, ()):  # another copy of a kept override
+            out[i] = _essentials(event, attendee, window, None, rebase=False) + out[i]
+    for i, event, uid, own_days in series:
+        days = own_days if uid is None else series_days[uid]
+        near = frozenset(replaced.get(uid, ()))
+        kept = _essentials(event, attendee, window, days, near, rebase=rebase)
+        out[i] = kept + out[i]
+    for i, event, uid in singles_outside:
+        if uid in kept_uids:
+            out[i] = _essentials(event, attendee, window, None, rebase=False) + out[i]
+    return "".join([head, *out])
+
+
+def _split_trailer(block: str, *, last: bool) -> tuple[str, str]:
+    """An event's own text, and whatever other components follow it before the next one."""
+    end = block.find("\nEND:VEVENT")
+    cut = -1 if end == -1 else block.find("\n", end + 1)
+    if cut == -1:
+        return block, ""
+    trailer = block[cut + 1 :]
+    if not trailer.strip():
+        return block, ""
+    return block[: cut + 1], trailer if last else trailer + "\n"
+
+
+def _own(event: str) -> str:
+    """An event's text before its first nested component (a VALARM has a UID of its own)."""
+    nested = event.find("\nBEGIN:")
+    return event if nested == -1 else event[:nested]
+
+
+def _near_days(day: str) -> tuple[str, ...]:
+    """``day`` and the two days either side: the same instant written in another zone."""
+    return tuple(_shift_day(day, offset) for offset in range(-2, 3))
 
 
 class _Window:
@@ -330,7 +390,13 @@ def _length_in_days(block: str) -> int | None:
 
 
 def _essentials(
-    block: str, attendee: str | None, window: _Window, days: int | None, *, rebase: bool
+    block: str,
+    attendee: str | None,
+    window: _Window,
+    days: int | None,
+    near: frozenset[str] = frozenset(),
+    *,
+    rebase: bool,
 ) -> str:
     lines = ["BEGIN:VEVENT\r\n"]
     depth = 0
@@ -345,7 +411,7 @@ def _essentials(
         elif depth:
             continue
         elif name == "EXDATE" and days is not None:
-            exclusions = _near_exclusions(line, window, days)
+            exclusions = _near_exclusions(line, window, days, near)
             if exclusions is not None:
                 lines.append(exclusions)
         elif name in _BUSY_PROPERTIES or (
@@ -353,13 +419,17 @@ def _essentials(
         ):
             lines.append(line + "\r\n")
     lines.append("END:VEVENT\r\n")
-    if rebase:
-        _rebase_series(lines, window.lo)
+    if rebase and days is not None:
+        _rebase_series(lines, window.lo, days)
     return "".join(lines)
 
 
-def _near_exclusions(line: str, window: _Window, days: int) -> str | None:
-    """An EXDATE line with only the dates whose occurrence could reach the window."""
+def _near_exclusions(line: str, window: _Window, days: int, near: frozenset[str]) -> str | None:
+    """An EXDATE line with only the dates whose occurrence could reach the window.
+
+    Also kept: dates near ``near``, the occurrences kept overrides replace (an exclusion
+    hides an override of the same occurrence, wherever the override moved it).
+    """
     params, _, values = line.rpartition(":")
     near = [
         value
@@ -367,19 +437,21 @@ def _near_exclusions(line: str, window: _Window, days: int) -> str | None:
         if len(value.strip()) < 8
         or not value.strip()[:8].isdigit()
         or window.may_touch_from(value.strip()[:8], days)
+        or value.strip()[:8] in near
     ]
     return f"{params}:{','.join(near)}\r\n" if near else None
 
 
-def _rebase_series(lines: list[str], lo: datetime) -> None:
+def _rebase_series(lines: list[str], lo: datetime, days: int) -> None:
     """Move a long-running daily or weekly series' start forward by whole repeats, in place.
 
     The rule then yields exactly the same occurrences from the new start on, and the new
-    start is still more than a repeat before ``lo``. Only plain rules qualify: no COUNT (it
-    counts from the start), one RRULE, wall-clock start and end in the same zone.
+    start is still more than a repeat and an occurrence's length (``days``) before ``lo``.
+    Only plain rules qualify: no COUNT (it counts from the start), one RRULE, wall-clock
+    start and end in the same zone, and not an override (its start is its own time).
     """
     rules = [i for i, line in enumerate(lines) if line.startswith("RRULE")]
-    if len(rules) != 1 or any(line.startswith("EXRULE") for line in lines):
+    if len(rules) != 1 or any(line.startswith(("EXRULE", "RECURRENCE-ID")) for line in lines):
         return
     parts = dict(
         p.split("=", 1) for p in lines[rules[0]].strip()[6:].upper().split(";") if "=" in p
@@ -411,7 +483,7 @@ def _rebase_series(lines: list[str], lo: datetime) -> None:
         until = _stamp(parts["UNTIL"])
         if until is None or until < lo:
             return
-    moves = (lo - step - start) // step
+    moves = (lo - step - timedelta(days=days) - start) // step
     if moves < 1:
         return
     shift = step * moves

@@ -13,7 +13,10 @@ Rules (defaults in nudges.preferences.PlanningPolicy; tests/nudges/test_planner*
 - a heavy-day heads-up at the start of working hours, naming the best recovery slot;
 - the weekly reflection at the chosen time, moved to the next gap if that time is taken;
 - nothing strictly inside a meeting, outside working hours, in quiet hours or while paused;
-  nothing whose deadline has passed at ``now``.
+  nothing whose deadline has passed at ``now``;
+- a nudge whose time has passed at ``now`` is sent at ``now`` if it is still useful: before
+  its deadline and the next meeting, with allowed time all along; a late reset gets a practice
+  that fits the time left, and is dropped if it would come too soon before the next reset.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from itertools import pairwise
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -94,7 +98,7 @@ def plan_day(
     meetings = list(busy)
     nudges: list[Nudge] = []
     if preferences.heavy_day_heads_up:
-        heads_up = _heavy_day(shape, tz, meetings, allowed, policy, now)
+        heads_up = _heavy_day(shape, tz, meetings, allowed, policy, now=now)
         if heads_up is not None:
             nudges.append(heads_up)
     if preferences.resets:
@@ -264,9 +268,13 @@ def _resets(
     for slot, candidate in enumerate(chosen):
         expires = _deadline(candidate.anchor, expiry, candidate.next_start, grace)
         at = _send_time(candidate.anchor, expires, now, meetings, allowed)
-        if at is not None and at > candidate.anchor and slot + 1 < len(chosen):
-            if chosen[slot + 1].anchor - at < spacing:
-                at = None  # sent late, it would crowd the next reset, which is on time
+        if (
+            at is not None
+            and at > candidate.anchor
+            and slot + 1 < len(chosen)
+            and chosen[slot + 1].anchor - at < spacing
+        ):
+            at = None  # sent late, it would crowd the next reset, which is on time
         # The practice must fit the gap it is sent into, which shrinks when sent late.
         sent = candidate.anchor if at is None else at
         gap = (
@@ -279,7 +287,7 @@ def _resets(
             history=history,
             slot=day.toordinal() * 64 + slot,
         )
-        used.append(practice.id)  # also when gone: it was sent earlier today
+        used.append(practice.id)  # also when gone: it may have gone out earlier today
         if at is None:
             continue
         nudges.append(
@@ -298,7 +306,7 @@ def _resets(
 def _transitions(chain: Sequence[BusyInterval], spacing: timedelta) -> list[_Candidate]:
     """Boundaries inside a long chain, once the chain has run for at least ``spacing``."""
     out = []
-    for before, after in zip(chain, chain[1:], strict=False):
+    for before, after in pairwise(chain):
         if before.end - chain[0].start >= spacing:
             out.append(_Candidate(anchor=before.end, next_start=after.start, chain_end=False))
     return out
@@ -310,6 +318,7 @@ def _heavy_day(
     meetings: list[BusyInterval],
     allowed: list[tuple[datetime, datetime]],
     policy: PlanningPolicy,
+    *,
     now: datetime,
 ) -> Nudge | None:
     if not shape.blocks or (
@@ -421,6 +430,21 @@ def _send_time(
     next_start = _next_start(at, meetings)
     if next_start is not None and next_start < now:
         return None  # never after the next meeting has already started
-    if _inside_meeting(now, meetings) is not None or not _is_allowed(now, allowed):
+    if _inside_meeting(now, meetings) is not None or not _allowed_throughout(at, now, allowed):
+        # Allowed time must not have lapsed since ``at`` either: a nudge dropped for quiet
+        # hours does not come back after them, so a later re-plan never invents one.
         return None
     return now
+
+
+def _allowed_throughout(
+    start: datetime, end: datetime, allowed: Sequence[tuple[datetime, datetime]]
+) -> bool:
+    """Whether every instant from ``start`` to ``end`` (both included) is allowed."""
+    cursor = start
+    for span_start, span_end in sorted(allowed):
+        if span_start <= cursor < span_end:
+            if end < span_end:
+                return True
+            cursor = span_end
+    return False

@@ -86,7 +86,7 @@ def test_clock_range_parse(text: str, start: time, end: time, wraps: bool) -> No
 
 @pytest.mark.parametrize("text", ["09:00", "9 to 5", "09:00-", "-17:00", "25-26", "9-9", "a-b"])
 def test_clock_range_parse_rejects(text: str) -> None:
-    with pytest.raises(ValueError, match="time range|time of day|same minute"):
+    with pytest.raises(ValueError, match=r"time range|time of day|same minute"):
         ClockRange.parse(text)
 
 
@@ -150,7 +150,7 @@ def test_clock_range_contains(range_text: str, zone: str, instant: str, inside: 
             [("2026-03-29 00:00", "2026-03-29 02:00")],  # two real hours, not three
         ),
         (
-            "02:30-09:00",  # 02:30 does not exist: it resolves to the first minute after the gap
+            "02:30-09:00",  # 02:30 does not exist: read with the winter offset, it is 03:30
             "Europe/Berlin",
             date(2026, 3, 29),
             [("2026-03-29 01:30", "2026-03-29 07:00")],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -214,6 +215,7 @@ def utc(text: str) -> datetime:
     ],
 )
 def test_describe_day(
+    *,
     zone: str,
     day: date,
     meetings: list[str],
@@ -361,7 +363,7 @@ def test_recovery_load_values(
 def test_recovery_load_constants_are_the_documented_ones() -> None:
     model = LoadModel()
     assert (model.rise_minutes, model.recovery_minutes) == (60.0, 15.0)
-    assert AFTER_HOUR == pytest.approx(0.632121, abs=1e-6)
+    assert math.isclose(AFTER_HOUR, 0.632121, abs_tol=1e-6)
 
 
 def test_recovery_load_custom_model() -> None:
@@ -446,7 +448,7 @@ def test_recovery_load_over_a_clock_change_with_local_bounds(
     assert [by_instant[t] for t in instants] == [p.load for p in rough]
     # The load only rises while in the meeting and only falls outside it.
     meeting = meetings[0]
-    for before, after in zip(rough, rough[1:], strict=False):
+    for before, after in pairwise(rough):
         if meeting.start <= before.at and after.at <= meeting.end:
             assert after.load >= before.load
         elif after.at <= meeting.start or before.at >= meeting.end:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -258,8 +259,10 @@ def every_fifty_minutes(chains: int) -> list[str]:
         pytest.param(
             every_fifty_minutes(8),
             PlanningPolicy(),
-            ["09:50→10:00", "10:40→10:50", "11:30→11:40", "12:20→12:30", "13:10→13:20"]
-            + ["14:00→14:10"],
+            [
+                *["09:50→10:00", "10:40→10:50", "11:30→11:40"],
+                *["12:20→12:30", "13:10→13:20", "14:00→14:10"],
+            ],
             id="at-most-six",
         ),
         pytest.param(
@@ -303,7 +306,7 @@ def test_spacing_and_cap(meetings: list[str], policy: PlanningPolicy, resets: li
     assert timeline(day_plan, NudgeKind.RESET, BERLIN) == resets
     times = [n.at for n in of_kind(day_plan, NudgeKind.RESET)]
     spacing = timedelta(minutes=policy.min_spacing_minutes)
-    assert all(b - a >= spacing for a, b in zip(times, times[1:], strict=False))
+    assert all(b - a >= spacing for a, b in pairwise(times))
 
 
 # --- The practice fits its gap -----------------------------------------------------------------
@@ -544,6 +547,7 @@ def test_zero_gaps_all_day_still_do_not_repeat(gap_minutes: int) -> None:
     ],
 )
 def test_heavy_day_heads_up(
+    *,
     zone: str,
     day: date,
     meetings: list[str],
@@ -1025,3 +1029,20 @@ def test_keys_are_stable_across_replans_and_calendar_edits() -> None:
         f"reset:{instant(BERLIN, FRIDAY, '15:00').isoformat()}",
         "reflection:2026-W23",
     }
+
+
+@pytest.mark.parametrize(
+    ("now", "resets"),
+    [
+        ("11:00", ["12:00→12:30"]),
+        ("12:03", ["12:03→12:30"]),
+        ("12:07", []),  # quiet: not sent
+        ("12:12", []),  # and not brought back after the quiet spell: it was already dropped
+    ],
+)
+def test_now_a_reset_dropped_for_quiet_hours_stays_dropped(now: str, resets: list[str]) -> None:
+    calendar = busy(BERLIN, WEDNESDAY, "11:00-11:30", "11:30-12:00", "12:30-13:00")
+    day_plan = plan(
+        WEDNESDAY, calendar, person(quiet_hours="12:05-12:10"), now=instant(BERLIN, WEDNESDAY, now)
+    )
+    assert timeline(day_plan, NudgeKind.RESET, BERLIN) == resets

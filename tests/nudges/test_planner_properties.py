@@ -30,6 +30,8 @@ EXPIRY = timedelta(minutes=POLICY.reset_expiry_minutes)
 GRACE = timedelta(seconds=POLICY.connect_grace_seconds)
 CHAIN_GAP = timedelta(minutes=POLICY.chain_gap_minutes)
 LONG_MEETING = timedelta(minutes=POLICY.long_meeting_minutes)
+LONG_CHAIN = timedelta(minutes=POLICY.transition_chain_minutes)
+TRANSITION_AFTER = timedelta(minutes=45)  # a long chain's transitions, once it has run this
 
 ZONES = (
     "Europe/Berlin",
@@ -90,6 +92,10 @@ working_hours = st.one_of(
 )
 
 
+ALL_DAYS = frozenset(range(7))
+WEEKDAYS = frozenset(range(5))
+
+
 @st.composite
 def cases(draw: st.DrawFn) -> Case:
     zone = draw(st.sampled_from(ZONES))
@@ -97,9 +103,22 @@ def cases(draw: st.DrawFn) -> Case:
     day = draw(
         st.one_of(st.sampled_from(SPECIAL_DAYS), st.dates(date(2026, 1, 1), date(2026, 12, 31)))
     )
-    lo, hi = day_bounds(day, tz)
-    cursor = lo - timedelta(minutes=draw(st.integers(-6 * 60, 8 * 60)))
-    spans = []
+    lo, _ = day_bounds(day, tz)
+    hours = draw(working_hours)
+    # Meetings start around the start of working hours (where resets happen), or anywhere
+    # from the evening before (chains over midnight).
+    first = draw(
+        st.one_of(
+            st.integers(-90, 60).map(
+                lambda m: (
+                    datetime.combine(day, hours.start, tzinfo=tz).astimezone(UTC)
+                    + timedelta(minutes=m)
+                )
+            ),
+            st.integers(-6 * 60, 24 * 60).map(lambda m: lo + timedelta(minutes=m)),
+        )
+    )
+    cursor, spans = first, []
     for _ in range(draw(st.integers(0, 15))):
         cursor += timedelta(minutes=draw(GAPS))
         end = cursor + timedelta(minutes=draw(LENGTHS))
@@ -107,39 +126,40 @@ def cases(draw: st.DrawFn) -> Case:
         cursor = max(cursor, end)
     busy = merge_intervals(spans)
 
-    pause = draw(st.one_of(st.none(), st.integers(-24 * 60, 48 * 60)))
+    pause = draw(st.one_of(st.none(), st.none(), st.integers(-24 * 60, 48 * 60)))
     reflection = draw(
         st.one_of(
             st.none(),
             st.builds(ReflectionTime, weekday=st.integers(0, 6), at=clock_times),
+            st.builds(ReflectionTime, weekday=st.just(day.weekday()), at=clock_times),
             st.just(ReflectionTime(weekday=day.weekday())),
         )
     )
+    days = st.one_of(
+        st.just(ALL_DAYS), st.just(WEEKDAYS), st.frozensets(st.integers(0, 6), min_size=1)
+    )
     preferences = Preferences(
         tz=tz,
-        working_hours=draw(working_hours),
-        working_days=Weekdays(
-            days=draw(
-                st.one_of(
-                    st.just(frozenset(range(5))), st.frozensets(st.integers(0, 6), min_size=1)
-                )
-            )
-        ),
+        working_hours=hours,
+        working_days=Weekdays(days=draw(days)),
         quiet_hours=draw(st.one_of(st.none(), st.none(), clock_ranges())),
         paused_until=None if pause is None else lo + timedelta(minutes=pause),
         reflection=reflection,
-        resets=draw(st.booleans() | st.just(True)),
-        heavy_day_heads_up=draw(st.booleans() | st.just(True)),
+        resets=draw(st.sampled_from([True, True, True, False])),
+        heavy_day_heads_up=draw(st.sampled_from([True, True, False])),
     )
     history = PracticeHistory(seed=draw(st.integers(0, 2**32)))
 
-    # "now": anywhere around the day, or just after a meeting ends (when resets are due).
+    # "now": anywhere around the day, or shortly after a meeting ends (when resets are due).
     boundaries = [m.end for m in busy] or [lo]
     now = draw(
         st.one_of(
             st.integers(-24 * 60, 26 * 60).map(lambda m: lo + timedelta(minutes=m)),
             st.tuples(st.sampled_from(boundaries), st.integers(-5 * 60, 40 * 60)).map(
                 lambda pair: pair[0] + timedelta(seconds=pair[1])
+            ),
+            st.tuples(st.sampled_from(boundaries), st.integers(0, 30)).map(
+                lambda pair: pair[0] + timedelta(minutes=pair[1])
             ),
         )
     )
@@ -217,6 +237,103 @@ def resets(day_plan: DayPlan) -> list[Nudge]:
     return [n for n in day_plan.nudges if n.kind == NudgeKind.RESET]
 
 
+# --- Cases that once failed, written in local time ---------------------------------------------
+
+
+def local_case(
+    zone: str,
+    day: date,
+    meetings: list[str],
+    *,
+    now: str,
+    later: str,
+    **choices: ClockRange | Weekdays,
+) -> Case:
+    """Meetings as ``"HH:MM-HH:MM"`` (``"@-1"``/``"@+1"`` for the day before/after)."""
+    tz = ZoneInfo(zone)
+
+    def instant(text: str) -> datetime:
+        clock, _, shift = text.partition("@")
+        return datetime.combine(
+            day + timedelta(days=int(shift or 0)), time.fromisoformat(clock), tzinfo=tz
+        ).astimezone(UTC)
+
+    spans = []
+    for text in meetings:
+        span, _, shift = text.partition("@")
+        a, b = span.split("-")
+        start = instant(f"{a}@{shift or 0}")
+        end = instant(f"{b}@{int(shift or 0) + (1 if b <= a else 0)}")
+        spans.append((start, end))
+    return Case(
+        day=day,
+        busy=merge_intervals(spans),
+        preferences=Preferences(tz=tz, **choices),
+        history=PracticeHistory(),
+        now=instant(now),
+        later=instant(later),
+    )
+
+
+def night_shift_before_tomorrows_meeting() -> Case:
+    """The chain ends at 23:50, tomorrow's first meeting starts at 00:05."""
+    return local_case(
+        "Europe/Berlin",
+        date(2026, 6, 3),
+        ["23:00-23:30", "23:30-23:50", "00:05-00:30@+1"],
+        now="23:55",
+        later="23:59",
+        working_hours=ClockRange.parse("22:00-06:00"),
+    )
+
+
+def chain_from_last_night() -> Case:
+    """A 90-minute meeting from 23:00 to 00:30 ends inside the night shift."""
+    return local_case(
+        "Europe/Berlin",
+        date(2026, 6, 3),
+        ["23:00-00:30@-1"],
+        now="00:00",
+        later="00:40",
+        working_hours=ClockRange.parse("22:00-06:00"),
+    )
+
+
+def late_reset_before_the_next_one() -> Case:
+    """Sent at 09:47 instead of 09:45, the first reset would be 44 min before the next."""
+    return local_case(
+        "Europe/Berlin",
+        date(2026, 3, 29),
+        ["09:00-09:15", "09:15-09:30", "09:30-09:45", "10:15-10:30", "10:30-10:31"],
+        now="09:46",
+        later="09:47",
+        working_days=Weekdays(days=ALL_DAYS),
+    )
+
+
+def late_reset_with_little_time_left() -> Case:
+    """A chain end with 30 minutes to the next meeting, seen 25 minutes late."""
+    return local_case(
+        "Europe/Berlin",
+        date(2026, 6, 3),
+        ["09:00-09:30", "09:30-10:00", "10:30-11:00"],
+        now="10:25",
+        later="10:29",
+    )
+
+
+def quiet_spell_inside_a_reset() -> Case:
+    """Quiet 12:05–12:10 inside a reset valid until 12:30: dropped at 12:07, gone at 12:12."""
+    return local_case(
+        "Europe/Berlin",
+        date(2026, 6, 3),
+        ["11:00-11:30", "11:30-12:00", "12:30-13:00"],
+        now="12:07",
+        later="12:12",
+        quiet_hours=ClockRange.parse("12:05-12:10"),
+    )
+
+
 # --- The properties ----------------------------------------------------------------------------
 
 
@@ -231,6 +348,18 @@ def check_plan(case: Case, day_plan: DayPlan, now: datetime, anchors: dict[str, 
         assert nudge.at < nudge.expires_at
     for kind in (NudgeKind.HEAVY_DAY, NudgeKind.REFLECTION):
         assert len([n for n in day_plan.nudges if n.kind == kind]) <= 1
+    for nudge in day_plan.nudges:
+        if nudge.kind == NudgeKind.HEAVY_DAY:
+            assert case.preferences.heavy_day_heads_up
+            shape = day_plan.shape
+            assert (
+                shape.meeting_minutes >= POLICY.heavy_day_meeting_minutes
+                or shape.longest_chain_minutes >= POLICY.heavy_day_chain_minutes
+            )
+            assert nudge.key == f"heavy_day:{case.day.isoformat()}"
+            following = next_start(nudge.at, busy)
+            if following is not None and nudge.expires_at > following:
+                assert nudge.expires_at - following <= GRACE
     if any(n.kind == NudgeKind.REFLECTION for n in day_plan.nudges):
         assert case.preferences.reflection is not None
         assert case.preferences.reflection.weekday == case.day.weekday()
@@ -264,27 +393,10 @@ def check_plan(case: Case, day_plan: DayPlan, now: datetime, anchors: dict[str, 
 
 @settings(max_examples=200, deadline=None)
 @given(cases())
-@example(  # a night shift whose last chain ends 15 minutes before tomorrow's first meeting
-    Case(
-        day=date(2026, 6, 3),
-        busy=merge_intervals(
-            [
-                (datetime(2026, 6, 3, 21, 0, tzinfo=UTC), datetime(2026, 6, 3, 21, 30, tzinfo=UTC)),
-                (
-                    datetime(2026, 6, 3, 21, 30, tzinfo=UTC),
-                    datetime(2026, 6, 3, 21, 50, tzinfo=UTC),
-                ),
-                (datetime(2026, 6, 3, 22, 5, tzinfo=UTC), datetime(2026, 6, 3, 22, 30, tzinfo=UTC)),
-            ]
-        ),
-        preferences=Preferences(
-            tz=ZoneInfo("Europe/Berlin"), working_hours=ClockRange.parse("22:00-06:00")
-        ),
-        history=PracticeHistory(),
-        now=datetime(2026, 6, 3, 21, 55, tzinfo=UTC),
-        later=datetime(2026, 6, 3, 22, 0, tzinfo=UTC),
-    )
-)
+@example(night_shift_before_tomorrows_meeting())
+@example(late_reset_before_the_next_one())
+@example(late_reset_with_little_time_left())
+@example(quiet_spell_inside_a_reset())
 def test_every_nudge_keeps_the_rules(case: Case) -> None:
     planned = unchanged_plan(case)
     anchors = {n.key: n.at for n in resets(planned)}
@@ -307,6 +419,8 @@ def test_every_nudge_keeps_the_rules(case: Case) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(cases())
+@example(night_shift_before_tomorrows_meeting())
+@example(chain_from_last_night())
 def test_every_chain_end_gets_a_reset(case: Case) -> None:
     """Seen from before the day, each chain end in allowed time has its reset, unless another
     reset is too close or the day's cap is reached; a transition never wins over an end."""
@@ -326,10 +440,13 @@ def test_every_chain_end_gets_a_reset(case: Case) -> None:
             assert len(kept_ends) == POLICY.max_resets_per_day or any(
                 abs(end - other) < SPACING for other in kept_ends
             ), end
+    # Every other reset is a transition inside a long chain that has run long enough.
+    transitions = {
+        before.end
+        for chain in chains(case.busy)
+        if len(chain) >= 2 and chain[-1].end - chain[0].start >= LONG_CHAIN
+        for before in chain[:-1]
+        if before.end - chain[0].start >= TRANSITION_AFTER
+    }
     for nudge in planned:
-        assert not any(m.start < nudge.at < m.end for m in case.busy)
-        assert nudge.at in ends or any(
-            before.end == nudge.at and len(chain) >= 2
-            for chain in chains(case.busy)
-            for before in chain[:-1]
-        )
+        assert nudge.at in ends or nudge.at in transitions, nudge
