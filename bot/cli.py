@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -12,7 +14,10 @@ from pathlib import Path
 from typing import NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.manifest import render_manifest
 from bot.preview import plan_as_json, plan_as_text, working_window
+from bot.serve import serve
+from bot.vault import Vault
 from config.catalog import CatalogError, load_catalog
 from config.settings import Settings, SettingsError, load_settings
 from nudges.calendar import CalendarError, busy_intervals
@@ -79,6 +84,34 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument(
         "--json", action="store_true", help="print JSON (an array when --days > 1)"
     )
+    commands.add_parser(
+        "run",
+        help="run the Slack bot (Socket Mode if SLACK_APP_TOKEN is set, else HTTP on PORT)",
+        description=(
+            "Run Baseline. Needs SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and "
+            "BASELINE_ENCRYPTION_KEY; REDIS_URL defaults to redis://localhost:6379/0."
+        ),
+    )
+    commands.add_parser(
+        "keygen",
+        help="print a new encryption key for BASELINE_ENCRYPTION_KEY",
+        description=(
+            "Print a new Fernet key. To rotate, put the new key first: "
+            "BASELINE_ENCRYPTION_KEY=new,old (old data still decrypts)."
+        ),
+    )
+    manifest = commands.add_parser(
+        "manifest",
+        help="print the Slack app manifest, ready to paste into api.slack.com/apps",
+        description="Print the Slack app manifest with the request URLs filled in.",
+    )
+    target = manifest.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--url", metavar="https://HOST", help="where Baseline is reachable (HTTP mode)"
+    )
+    target.add_argument(
+        "--socket-mode", action="store_true", help="for Socket Mode (no public URL)"
+    )
     return parser
 
 
@@ -87,7 +120,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "preview":
             print(preview(args, load_settings()))
-            sys.stdout.flush()  # a closed pipe shows here, not at exit
+        elif args.command == "keygen":
+            print(Vault.new_key())
+        elif args.command == "manifest":
+            try:
+                print(render_manifest(args.url, socket_mode=args.socket_mode), end="")
+            except ValueError as exc:
+                raise UsageError(str(exc)) from exc
+        elif args.command == "run":
+            settings = load_settings()
+            settings.require_bot()
+            logging.basicConfig(
+                level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+            )
+            asyncio.run(serve(settings))
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return 0
+    except KeyboardInterrupt:
         return 0
     except (UsageError, CalendarError, CatalogError, SettingsError) as exc:
         print(f"baseline: error: {exc}", file=sys.stderr)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from cryptography.fernet import Fernet
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nudges.calendar import CalendarLimits
@@ -44,6 +45,101 @@ class Settings(BaseSettings):
         description="An organisation's own catalog TOML; the bundled config/catalog.toml if unset.",
     )
 
+    # Slack and Redis use the names Slack's own tooling and most hosts use, without prefix.
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret"),
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token"),
+        description="An xapp- token: when set, `baseline run` uses Socket Mode.",
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/",
+        validation_alias=AliasChoices("SLACK_API_URL", "slack_api_url"),
+        description="Web API base URL; point it at a Slack-compatible test server.",
+    )
+    redis_url: str = Field(
+        default="redis://localhost:6379/0",
+        validation_alias=AliasChoices("REDIS_URL", "redis_url"),
+    )
+    port: int = Field(default=3000, ge=1, le=65535, validation_alias=AliasChoices("PORT", "port"))
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Fernet key(s) for secrets at rest, comma-separated, newest first "
+            "(`baseline keygen` prints one); older keys still decrypt, so keys can rotate."
+        ),
+    )
+    retention_days: int = Field(
+        default=180, ge=1, le=3650, description="How long feel logs and nudge outcomes are kept."
+    )
+    support_url: str | None = Field(
+        default=None,
+        description="The organisation's support resources, offered privately after low logs.",
+    )
+    redis_timeout_seconds: float = Field(
+        default=0.8,
+        gt=0,
+        le=2.0,
+        description="Per Redis call; short, so a reply still fits Slack's 3 seconds.",
+    )
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return url if url.endswith("/") else url + "/"
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _valid_fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        for key in value.get_secret_value().split(","):
+            try:
+                Fernet(key.strip().encode())
+            except ValueError as exc:
+                raise ValueError(
+                    "is not a Fernet key (44 url-safe base64 characters; "
+                    "run `baseline keygen` for a new one)"
+                ) from exc
+        return value
+
+    def fernet_keys(self) -> list[str]:
+        if self.encryption_key is None:
+            return []
+        return [k.strip() for k in self.encryption_key.get_secret_value().split(",") if k.strip()]
+
+    def require_bot(self) -> None:
+        """Stop start-up with one line naming the first missing setting the bot needs."""
+        missing = [
+            name
+            for name, value in (
+                ("SLACK_BOT_TOKEN", self.slack_bot_token),
+                ("SLACK_SIGNING_SECRET", self.slack_signing_secret),
+                ("BASELINE_ENCRYPTION_KEY", self.encryption_key),
+            )
+            if value is None or not value.get_secret_value().strip()
+        ]
+        if missing:
+            raise SettingsError(f"setting {missing[0]} is missing")
+        if (
+            self.slack_bot_token is not None
+            and not self.slack_bot_token.get_secret_value().startswith("xoxb-")
+        ):
+            raise SettingsError("setting SLACK_BOT_TOKEN is invalid: a bot token starts with xoxb-")
+        app_token = self.slack_app_token
+        if app_token is not None and not app_token.get_secret_value().startswith("xapp-"):
+            raise SettingsError(
+                "setting SLACK_APP_TOKEN is invalid: an app token starts with xapp-"
+            )
+
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment (and keyword overrides), or a one-line SettingsError."""
@@ -51,5 +147,11 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]  # pydantic-settings takes field kwargs
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = "BASELINE_" + "__".join(str(part) for part in first["loc"]).upper()
-        raise SettingsError(f"setting {name} is invalid: {first['msg']}") from exc
+        name = "__".join(str(part) for part in first["loc"]).upper()
+        if not name.startswith(_UNPREFIXED):
+            name = "BASELINE_" + name
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"setting {name} is invalid: {message}") from exc
+
+
+_UNPREFIXED = ("SLACK_", "REDIS_URL", "PORT")

@@ -92,12 +92,6 @@ def busy_intervals(
     if last_day < first_day:
         raise CalendarError("the last day comes before the first day")
     text = decode_feed(ics, limits or CalendarLimits())
-    # Checked before pruning, on rule lines only: a title or description that merely
-    # mentions FREQ=MINUTELY is text, and both paths must give the same answer.
-    if _repeats_too_often(text):
-        raise CalendarError(
-            "the calendar has an event repeating every second or minute, which is not a meeting"
-        )
     lo, hi = day_bounds(first_day, tz)[0], day_bounds(last_day, tz)[1]
     if prune:
         text = prune_feed(
@@ -105,6 +99,12 @@ def busy_intervals(
             lo.astimezone(tz).replace(tzinfo=None),
             hi.astimezone(tz).replace(tzinfo=None),
             email=email,
+        )
+    # Rule lines only: a title or description that merely mentions FREQ=MINUTELY is text
+    # (and pruning drops it, so counting it would make the two paths disagree).
+    if _repeats_too_often(text):
+        raise CalendarError(
+            "the calendar has an event repeating every second or minute, which is not a meeting"
         )
     try:
         # icalendar keeps every VTIMEZONE it has seen in a process-wide cache keyed by TZID,
@@ -182,7 +182,6 @@ def prune_feed(text: str, lo: datetime, hi: datetime, *, email: str | None = Non
     the same occurrence). A daily or weekly series that started long ago is moved forward by
     whole repeats so its rule is not replayed from the start.
     """
-    window = _Window(lo - _PRUNE_MARGIN, hi + _PRUNE_MARGIN)
     first = text.find(_EVENT_START)
     if first == -1:
         return text
@@ -190,79 +189,119 @@ def prune_feed(text: str, lo: datetime, hi: datetime, *, email: str | None = Non
     # Only a line that is exactly BEGIN:VEVENT starts an event: a description may quote one.
     blocks = text[first + 1 :].split(_EVENT_START)
     blocks[0] = blocks[0][len(_EVENT_START) - 1 :]
-    rebase = "X-WR-TIMEZONE" not in head
-    attendee = f"MAILTO:{email.strip().upper()}" if email else None
-    out: list[str] = [""] * len(blocks)  # what stays of each block, in file order
-    series: list[tuple[int, str, str | None, int | None]] = []
-    overrides: list[tuple[int, str, str | None]] = []
-    singles_outside: list[tuple[int, str, str | None]] = []
-    kept_uids: set[str] = set()
-    single_uids: set[str] = set()
-    unsure_uids: set[str] = set()  # series whose occurrences other components reshape
-    for i, block in enumerate(blocks):
-        event, trailer = _split_trailer(block, last=i == len(blocks) - 1)
-        if trailer:
-            out[i] = trailer  # a VTIMEZONE (or other component) between events stays
-        uid = _value(_own(event), "\nUID")
-        if ("\nR" in event or "\nEXR" in event) and _is_recurring(event):
-            modification = "\nRECURRENCE-ID" in event
-            if modification and not _is_recurring(event, overrides_too=False):
-                overrides.append((i, event, uid))
-                if uid is not None and ("THISANDFUTURE" in event or "\nEXDATE" in event):
-                    unsure_uids.add(uid)
+    pruner = _Pruner(
+        _Window(lo - _PRUNE_MARGIN, hi + _PRUNE_MARGIN),
+        attendee=f"MAILTO:{email.strip().upper()}" if email else None,
+        rebase="X-WR-TIMEZONE" not in head,
+    )
+    return "".join([head, *pruner.prune(blocks)])
+
+
+class _Pruner:
+    """One run of :func:`prune_feed`: sort the events, then decide what stays of each."""
+
+    def __init__(self, window: _Window, *, attendee: str | None, rebase: bool) -> None:
+        self.window, self.attendee, self.rebase = window, attendee, rebase
+        self.out: list[str] = []  # what stays of each block, in file order
+        self.series: list[tuple[int, str, str | None, int | None]] = []
+        self.overrides: list[tuple[int, str, str | None]] = []
+        self.singles_outside: list[tuple[int, str, str | None]] = []
+        self.kept_uids: set[str] = set()
+        self.single_uids: set[str] = set()
+        self.unsure_uids: set[str] = set()  # series whose occurrences other components reshape
+        # UID -> longest occurrence in days of its series; None: unknown, keep everything.
+        self.series_days: dict[str, int | None] = {}
+        # UID -> the days near the occurrences that kept overrides replace.
+        self.replaced: dict[str | None, set[str]] = {}
+
+    def prune(self, blocks: list[str]) -> list[str]:
+        self.out = [""] * len(blocks)
+        self._sort(blocks)
+        self._measure_series()
+        self._keep_overrides()
+        for i, event, uid, own_days in self.series:
+            days = own_days if uid is None else self.series_days[uid]
+            near = frozenset(self.replaced.get(uid, ()))
+            self._keep(i, event, days, near, rebase=self.rebase)
+        for i, event, uid in self.singles_outside:
+            if uid in self.kept_uids:  # the parser groups a UID's components: keep them all
+                self._keep(i, event)
+        return self.out
+
+    def _keep(
+        self,
+        i: int,
+        event: str,
+        days: int | None = None,
+        near: frozenset[str] = frozenset(),
+        *,
+        rebase: bool = False,
+    ) -> None:
+        kept = _essentials(event, self.attendee, self.window, days, near, rebase=rebase)
+        self.out[i] = kept + self.out[i]
+
+    def _sort(self, blocks: list[str]) -> None:
+        """Series, overrides, and single events inside (kept now) or outside the window."""
+        window, last = self.window, len(blocks) - 1
+        for i, block in enumerate(blocks):
+            event = block
+            if not block.endswith(("END:VEVENT\r", "END:VEVENT")):
+                # A VTIMEZONE (or another component) after the event stays where it is.
+                event, self.out[i] = _split_trailer(block, last=i == last)
+            uid = _uid(event)
+            if ("\nR" in event or "\nEXR" in event) and _is_recurring(event):
+                modification = "\nRECURRENCE-ID" in event
+                if modification and not _is_recurring(event, overrides_too=False):
+                    self.overrides.append((i, event, uid))
+                    if uid is not None and ("THISANDFUTURE" in event or "\nEXDATE" in event):
+                        self.unsure_uids.add(uid)
+                    continue
+                if uid is not None and modification:
+                    self.unsure_uids.add(uid)  # an override with rules of its own
+                self.series.append((i, event, uid, _length_in_days(event)))
+            elif window.may_touch(event):
+                self._keep(i, event)
+                if uid is not None:
+                    self.kept_uids.add(uid)
+                    self.single_uids.add(uid)
+            else:
+                self.singles_outside.append((i, event, uid))
+                if uid is not None:
+                    self.single_uids.add(uid)
+
+    def _measure_series(self) -> None:
+        for _, _, uid, days in self.series:
+            if uid is None:
                 continue
-            if uid is not None and modification:
-                unsure_uids.add(uid)  # an override with rules of its own
-            series.append((i, event, uid, _length_in_days(event)))
-        elif window.may_touch(event):
-            out[i] = _essentials(event, attendee, window, None, rebase=False) + out[i]
-            if uid is not None:
-                kept_uids.add(uid)
-                single_uids.add(uid)
-        else:
-            singles_outside.append((i, event, uid))
-            if uid is not None:
-                single_uids.add(uid)
-    # UID -> longest occurrence in days of its series; None: unknown, keep everything.
-    series_days: dict[str, int | None] = {}
-    for _, _, uid, days in series:
-        if uid is None:
-            continue
-        known = series_days.get(uid, 0)
-        series_days[uid] = None if days is None or known is None else max(days, known)
-        kept_uids.add(uid)
-    for uid in unsure_uids | (single_uids & series_days.keys()):
-        series_days[uid] = None  # a single with a series' UID may be the one that counts
-    replaced: dict[str | None, set[str]] = {}  # UID -> days near a kept override's occurrence
-    dropped: list[tuple[int, str, str | None, str | None]] = []
-    for i, event, uid in overrides:
-        days = None if uid is None else series_days.get(uid)
-        recurrence = _day(event, "\nRECURRENCE-ID")
-        if (
-            days is None
-            or "THISANDFUTURE" in event
-            or window.may_touch(event)
-            or window.may_touch_from(recurrence, days)
-        ):
-            out[i] = _essentials(event, attendee, window, None, rebase=False) + out[i]
-            if uid is not None:
-                kept_uids.add(uid)
-            if recurrence is not None:
-                replaced.setdefault(uid, set()).update(_near_days(recurrence))
-        else:
-            dropped.append((i, event, uid, recurrence))
-    for i, event, uid, recurrence in dropped:
-        if recurrence in replaced.get(uid, ()):  # another copy of a kept override
-            out[i] = _essentials(event, attendee, window, None, rebase=False) + out[i]
-    for i, event, uid, own_days in series:
-        days = own_days if uid is None else series_days[uid]
-        near = frozenset(replaced.get(uid, ()))
-        kept = _essentials(event, attendee, window, days, near, rebase=rebase)
-        out[i] = kept + out[i]
-    for i, event, uid in singles_outside:
-        if uid in kept_uids:
-            out[i] = _essentials(event, attendee, window, None, rebase=False) + out[i]
-    return "".join([head, *out])
+            known = self.series_days.get(uid, 0)
+            self.series_days[uid] = None if days is None or known is None else max(days, known)
+            self.kept_uids.add(uid)
+        # Overrides that reshape later occurrences, and single events that share a series'
+        # UID (the parser may take one of them for the series), make a series' reach unknown.
+        for uid in self.unsure_uids | (self.single_uids & self.series_days.keys()):
+            self.series_days[uid] = None
+
+    def _keep_overrides(self) -> None:
+        dropped: list[tuple[int, str, str | None, str | None]] = []
+        for i, event, uid in self.overrides:
+            days = None if uid is None else self.series_days.get(uid)
+            recurrence = _day(event, "\nRECURRENCE-ID")
+            if (
+                days is None
+                or "THISANDFUTURE" in event
+                or self.window.may_touch(event)
+                or self.window.may_touch_from(recurrence, days)
+            ):
+                self._keep(i, event)
+                if uid is not None:
+                    self.kept_uids.add(uid)
+                if recurrence is not None:
+                    self.replaced.setdefault(uid, set()).update(_near_days(recurrence))
+            else:
+                dropped.append((i, event, uid, recurrence))
+        for i, event, uid, recurrence in dropped:
+            if recurrence in self.replaced.get(uid, ()):  # another copy of a kept override
+                self._keep(i, event)
 
 
 def _split_trailer(block: str, *, last: bool) -> tuple[str, str]:
@@ -277,10 +316,13 @@ def _split_trailer(block: str, *, last: bool) -> tuple[str, str]:
     return block[: cut + 1], trailer if last else trailer + "\n"
 
 
-def _own(event: str) -> str:
-    """An event's text before its first nested component (a VALARM has a UID of its own)."""
-    nested = event.find("\nBEGIN:")
-    return event if nested == -1 else event[:nested]
+def _uid(event: str) -> str | None:
+    """The event's UID, not the one of a VALARM inside it (Apple gives alarms UIDs too)."""
+    at = event.find("\nUID")
+    if at != -1 and event.find("\nBEGIN:", 0, at) != -1:
+        nested = event.find("\nBEGIN:")
+        event = event[:nested]
+    return _value(event, "\nUID")
 
 
 def _near_days(day: str) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nudges.calendar import CalendarError, busy_intervals
@@ -148,7 +148,9 @@ def _duration(length: timedelta) -> str:
     text = f"P{days}D" if days else "P"
     if rest or not days:
         hours, minutes = divmod(rest // 60, 60)
-        text += "T" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes or not hours else "")
+        text += (
+            "T" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes or not hours else "")
+        )
     return text
 
 
@@ -205,10 +207,7 @@ def busy_flags(draw: st.DrawFn) -> list[str]:
 def end_lines(draw: st.DrawFn, start: datetime, kind: str) -> list[str]:
     """DTEND (sometimes in another zone), DURATION, or nothing at all."""
     style = draw(st.sampled_from(("dtend", "dtend", "duration", "none")))
-    if kind == "date":
-        length = timedelta(days=draw(st.integers(1, 4)))
-    else:
-        length = draw(lengths)
+    length = timedelta(days=draw(st.integers(1, 4))) if kind == "date" else draw(lengths)
     if style == "dtend":
         end_kind = kind if kind == "date" or draw(st.integers(0, 4)) else draw(timed_kinds)
         return [_prop("DTEND", start + length, end_kind)]
@@ -231,8 +230,16 @@ def _alarm(uid: str) -> list[str]:
     ]
 
 
-def _event(uid: str, lines: list[str], *, alarm: bool) -> list[str]:
+def _event(uid: str, lines: list[str], *, alarm: bool, alarm_first: bool = False) -> list[str]:
+    if alarm and alarm_first:  # outside RFC 5545's order, but parsers accept it
+        return ["BEGIN:VEVENT", *_alarm(uid), f"UID:{uid}", *lines, "END:VEVENT"]
     return ["BEGIN:VEVENT", f"UID:{uid}", *lines, *(_alarm(uid) if alarm else []), "END:VEVENT"]
+
+
+def _lower_name(line: str) -> str:
+    """``dtstart;TZID=...`` for ``DTSTART;TZID=...``: names are case-insensitive."""
+    cut = min((i for i in (line.find(";"), line.find(":")) if i != -1), default=len(line))
+    return line[:cut].lower() + line[cut:]
 
 
 @st.composite
@@ -246,15 +253,10 @@ def single_events(draw: st.DrawFn, uid: str, base: datetime) -> list[list[str]]:
 
 
 @st.composite
-def series_events(draw: st.DrawFn, uid: str, base: datetime) -> list[list[str]]:
-    """A daily, weekly or monthly series with its exclusions, extra dates and overrides."""
-    kind = draw(kinds)
-    start = draw(moments(base))
-    if draw(st.booleans()):  # long-running series are the ones pruning rebases
-        start -= timedelta(days=draw(st.integers(30, 1500)))
+def rules(draw: st.DrawFn, start: datetime, kind: str) -> tuple[str, timedelta]:
+    """An RRULE value, and how far apart its repeats are (roughly, for MONTHLY)."""
     freq = draw(st.sampled_from(("DAILY", "WEEKLY", "WEEKLY", "MONTHLY")))
     interval = draw(st.integers(1, 3))
-    step = STEP[freq] * interval
     rule = [f"FREQ={freq}"]
     if interval > 1 or draw(st.booleans()):
         rule.append(f"INTERVAL={interval}")
@@ -268,53 +270,95 @@ def series_events(draw: st.DrawFn, uid: str, base: datetime) -> list[list[str]]:
         rule.append(f"COUNT={draw(st.integers(1, 40))}")
     elif bound == "until":
         until = start + timedelta(days=draw(st.integers(0, 2000)))
-        if kind == "date":
-            rule.append(f"UNTIL={until:%Y%m%d}")
-        elif kind == "floating":
-            rule.append(f"UNTIL={_stamp(until)}")
-        else:
-            rule.append(f"UNTIL={_stamp(until)}Z")
+        # RFC 5545: UNTIL is a date for dates, floating for floating times, else UTC.
+        formats = {"date": f"{until:%Y%m%d}", "floating": _stamp(until)}
+        rule.append("UNTIL=" + formats.get(kind, f"{_stamp(until)}Z"))
+    return ";".join(rule), STEP[freq] * interval
+
+
+@st.composite
+def override_events(
+    draw: st.DrawFn,
+    uid: str,
+    *,
+    base: datetime,
+    kind: str,
+    rule: str,
+    recurrence: datetime,
+    excluded: datetime,
+) -> list[str]:
+    """An override of the occurrence at ``recurrence``, kept, nudged, or moved near or far."""
+    where = draw(st.sampled_from(("same", "shifted", "into", "away")))
+    moved = {
+        "same": recurrence,
+        "shifted": recurrence + timedelta(hours=draw(st.integers(-30, 30))),
+        "into": draw(moments(base)),
+        "away": recurrence + timedelta(days=draw(st.integers(-900, 900))),
+    }[where]
+    moved_kind = kind if kind == "date" or draw(st.integers(0, 3)) else draw(timed_kinds)
+    rid = _prop("RECURRENCE-ID", recurrence, kind)
+    if draw(st.integers(0, 3)) == 0:
+        rid = rid.replace("RECURRENCE-ID", "RECURRENCE-ID;RANGE=THISANDFUTURE", 1)
+    override = [rid, _prop("DTSTART", moved, moved_kind), *draw(end_lines(moved, moved_kind))]
+    if draw(st.booleans()):
+        override.append(f"SEQUENCE:{draw(st.integers(0, 3))}")
+    if draw(st.integers(0, 6)) == 0:  # some clients repeat the rule in an override
+        override.append(f"RRULE:{rule}")
+    if draw(st.integers(0, 6)) == 0:
+        override.append(_list_prop("EXDATE", [excluded], kind))
+    override.extend(draw(busy_flags()))
+    return _event(uid, override, alarm=draw(st.booleans()))
+
+
+@st.composite
+def series_events(draw: st.DrawFn, uid: str, base: datetime) -> list[list[str]]:
+    """A daily, weekly or monthly series with its exclusions, extra dates and overrides."""
+    kind = draw(kinds)
+    start = draw(moments(base))
+    if draw(st.booleans()):  # long-running series are the ones pruning rebases
+        start -= timedelta(days=draw(st.integers(30, 1500)))
+    rule, step = draw(rules(start, kind))
     near = max(0, (base - start) // step)  # the repeat closest to the window
     repeats = st.one_of(st.integers(max(0, near - 4), near + 4), st.integers(0, near + 20))
 
-    lines = [_prop("DTSTART", start, kind), *draw(end_lines(start, kind))]
-    lines.append("RRULE:" + ";".join(rule))
+    lines = [_prop("DTSTART", start, kind), *draw(end_lines(start, kind)), f"RRULE:{rule}"]
     exdates = [start + step * k for k in draw(st.lists(repeats, max_size=4))]
     if exdates:
         lines.append(_list_prop("EXDATE", exdates, kind))
     if draw(st.integers(0, 3)) == 0:
         lines.append(_list_prop("RDATE", [draw(moments(base))], kind))
+    if kind == "utc" and draw(st.integers(0, 5)) == 0:
+        period_start = draw(moments(base))
+        period_end = period_start + draw(lengths)
+        lines.append(f"RDATE;VALUE=PERIOD:{_stamp(period_start)}Z/{_stamp(period_end)}Z")
     if draw(st.integers(0, 4)) == 0:
         lines.append(f"SEQUENCE:{draw(st.integers(0, 3))}")
     lines.extend(draw(busy_flags()))
-    events = [_event(uid, lines, alarm=draw(st.booleans()))]
-
+    alarm_first = draw(st.integers(0, 9)) == 0
+    events = [_event(uid, lines, alarm=draw(st.booleans()), alarm_first=alarm_first)]
     for _ in range(draw(st.integers(0, 3))):
-        recurrence = draw(st.sampled_from(exdates)) if exdates and draw(st.booleans()) else None
-        if recurrence is None:
+        # Often the very occurrence an EXDATE removes: the exclusion must still hide it.
+        if exdates and draw(st.booleans()):
+            recurrence = draw(st.sampled_from(exdates))
+        else:
             recurrence = start + step * draw(repeats)
-        where = draw(st.sampled_from(("same", "shifted", "into", "away")))
-        moved = {
-            "same": recurrence,
-            "shifted": recurrence + timedelta(hours=draw(st.integers(-30, 30))),
-            "into": draw(moments(base)),
-            "away": recurrence + timedelta(days=draw(st.integers(-900, 900))),
-        }[where]
-        moved_kind = kind if kind == "date" or draw(st.integers(0, 3)) else draw(timed_kinds)
-        rid = _prop("RECURRENCE-ID", recurrence, kind)
-        if draw(st.integers(0, 3)) == 0:
-            rid = rid.replace("RECURRENCE-ID", "RECURRENCE-ID;RANGE=THISANDFUTURE", 1)
-        override = [rid, _prop("DTSTART", moved, moved_kind), *draw(end_lines(moved, moved_kind))]
-        if draw(st.booleans()):
-            override.append(f"SEQUENCE:{draw(st.integers(0, 3))}")
-        override.extend(draw(busy_flags()))
-        events.append(_event(uid, override, alarm=draw(st.booleans())))
+        override = override_events(
+            uid,
+            base=base,
+            kind=kind,
+            rule=rule,
+            recurrence=recurrence,
+            excluded=start + step * draw(repeats),
+        )
+        events.append(draw(override))
     return events
 
 
 @st.composite
 def cases(draw: st.DrawFn) -> Case:
-    first_day = draw(st.one_of(st.sampled_from(WINDOW_DAYS), st.dates(date(2024, 1, 1), date(2027, 12, 31))))
+    first_day = draw(
+        st.one_of(st.sampled_from(WINDOW_DAYS), st.dates(date(2024, 1, 1), date(2027, 12, 31)))
+    )
     last_day = first_day + timedelta(days=draw(st.integers(0, 4)))
     base = datetime.combine(first_day, datetime.min.time())
 
@@ -344,6 +388,9 @@ def cases(draw: st.DrawFn) -> Case:
         body[at:at] = CUSTOM_VTIMEZONE
     elif place == "end":
         body.extend(CUSTOM_VTIMEZONE)
+    if draw(st.integers(0, 4)) == 0:
+        lowered = draw(st.sets(st.integers(0, len(body) - 1), max_size=6))
+        body = [_lower_name(line) if i in lowered else line for i, line in enumerate(body)]
     lines = [*head, *body, "END:VCALENDAR"]
     if draw(st.booleans()):
         lines = [_fold(line) for line in lines]

@@ -69,6 +69,8 @@ def test_no_clock_reads(source: Path) -> None:
 
 
 def test_the_checks_catch_what_they_look_for() -> None:
-    tree = ast.parse("import redis\nfrom slack_sdk import x\nfrom datetime import datetime\ndatetime.now()\n")
+    tree = ast.parse(
+        "import redis\nfrom slack_sdk import x\nfrom datetime import datetime\ndatetime.now()\n"
+    )
     assert _imported(tree) >= {"redis", "slack_sdk"}
     assert _clock_reads(tree) == ["datetime.now() at line 4"]

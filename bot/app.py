@@ -1,0 +1,107 @@
+"""The Slack app factory: ``create_app(settings, store=..., clock=...)`` builds a Bolt app
+with every listener registered, and ``create_web_app`` wraps it for HTTP mode.
+
+Nothing connects at import time. Listeners get their services from :class:`Services`,
+built once here and passed to each ``register``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import Clock
+from bot.listeners import actions, commands, events, home, views
+from bot.store import Store
+from config.catalog import load_catalog
+from config.settings import Settings
+from nudges.catalog import Catalog
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Services:
+    """What listeners need, in one object: no globals, easy to build in tests."""
+
+    settings: Settings
+    store: Store
+    clock: Clock
+    catalog: Catalog
+
+    @property
+    def history_window(self) -> timedelta:
+        return timedelta(days=self.settings.retention_days)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store,
+    clock: Clock,
+    client: AsyncWebClient | None = None,
+    catalog: Catalog | None = None,
+) -> AsyncApp:
+    """A Bolt app with all of Baseline's listeners. Needs the bot token and signing secret."""
+    settings.require_bot()
+    assert settings.slack_bot_token is not None  # noqa: S101 - checked by require_bot
+    assert settings.slack_signing_secret is not None  # noqa: S101 - checked by require_bot
+    token = settings.slack_bot_token.get_secret_value()
+    client = client or AsyncWebClient(token=token, base_url=settings.slack_api_url)
+    app = AsyncApp(
+        token=token,
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        client=client,
+        # Requests no listener claims still get a 404, not a silent 200.
+        raise_error_for_unhandled_request=True,
+    )
+    services = Services(
+        settings=settings,
+        store=store,
+        clock=clock,
+        catalog=catalog or load_catalog(settings.catalog_path),
+    )
+    commands.register(app, services)
+    actions.register(app, services)
+    views.register(app, services)
+    events.register(app, services)
+    home.register(app, services)
+
+    @app.error
+    async def _on_error(error: Exception, body: dict[str, Any]) -> None:
+        # One place for what slipped through: the type and the request kind, never the
+        # payload (it may hold notes or tokens).
+        if isinstance(error, BoltUnhandledRequestError):
+            logger.info("no listener for a %s request", body.get("type", "command"))
+            return
+        logger.error(
+            "listener failed on a %s request: %s",
+            body.get("type", "command"),
+            type(error).__name__,
+            exc_info=error,
+        )
+
+    return app
+
+
+def create_web_app(app: AsyncApp, *, store: Store) -> web.Application:
+    """HTTP mode: ``POST /slack/events`` (signed), ``GET /healthz``, ``GET /readyz``."""
+    web_app = app.web_app(path="/slack/events")
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def readyz(_request: web.Request) -> web.Response:
+        ready = await store.ping()
+        return web.json_response({"ok": ready, "redis": ready}, status=200 if ready else 503)
+
+    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/readyz", readyz)
+    return web_app

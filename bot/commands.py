@@ -1,0 +1,258 @@
+"""Reading what people type after ``/baseline`` and ``/feel`` into typed commands.
+
+Pure: the listeners pass the text, the person's zone and ``now``; mistakes come back as a
+:class:`CommandError` whose message is fit to show the person.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from nudges.clock import (
+    WEEKDAY_NAMES,
+    ClockRange,
+    Weekdays,
+    local_instant,
+    parse_clock,
+    parse_weekdays,
+)
+from nudges.feelings import MAX_NOTE
+from nudges.preferences import ReflectionTime
+
+MAX_PAUSE = timedelta(days=90)
+MAX_URL = 2000
+SUBCOMMANDS = (
+    "help",
+    "on",
+    "off",
+    "calendar",
+    "hours",
+    "quiet",
+    "pause",
+    "resume",
+    "reflection",
+    "week",
+    "export",
+    "forget",
+    "status",
+)
+# Team features arrive with recovery windows; until then they get a kind "not yet".
+LATER = ("window", "team", "privacy")
+
+
+class CommandError(ValueError):
+    """What was typed cannot be used; the message says why, in a sentence."""
+
+
+@dataclass(frozen=True)
+class Help:
+    suggestion: str | None = None
+
+
+@dataclass(frozen=True)
+class Simple:
+    """A subcommand without arguments: on, off, resume, week, export, forget, status."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Later:
+    name: str
+
+
+@dataclass(frozen=True)
+class SetCalendar:
+    url: str | None  # None: disconnect
+
+
+@dataclass(frozen=True)
+class SetHours:
+    hours: ClockRange
+    days: Weekdays | None
+
+
+@dataclass(frozen=True)
+class SetQuiet:
+    quiet: ClockRange | None
+
+
+@dataclass(frozen=True)
+class Pause:
+    until: datetime
+
+
+@dataclass(frozen=True)
+class SetReflection:
+    reflection: ReflectionTime | None
+
+
+BaselineCommand = Help | Simple | Later | SetCalendar | SetHours | SetQuiet | Pause | SetReflection
+
+
+@dataclass(frozen=True)
+class FeelLog:
+    score: int
+    note: str | None
+
+
+def parse_baseline(text: str, *, tz: ZoneInfo, now: datetime) -> BaselineCommand:
+    words = text.strip().split()
+    if not words:
+        return Help()
+    name, rest = words[0].lower(), words[1:]
+    arg = " ".join(rest)
+    if name in ("help", "?"):
+        return Help()
+    if name in ("on", "off", "resume", "week", "export", "forget", "status"):
+        if rest:
+            raise CommandError(f"`/baseline {name}` takes nothing after it.")
+        return Simple(name)
+    if name in LATER:
+        return Later(name)
+    if name == "calendar":
+        return _calendar(arg)
+    if name == "hours":
+        return _hours(rest)
+    if name == "quiet":
+        if arg.lower() in ("off", "none"):
+            return SetQuiet(None)
+        return SetQuiet(_range(arg, example="quiet 18:00-08:00"))
+    if name == "pause":
+        return Pause(parse_pause(arg, tz=tz, now=now))
+    if name == "reflection":
+        return _reflection(rest)
+    close = difflib.get_close_matches(name, SUBCOMMANDS + LATER, n=1, cutoff=0.6)
+    return Help(suggestion=close[0] if close else None)
+
+
+def parse_feel(text: str) -> FeelLog | None:
+    """``/feel 3 tired`` → FeelLog; ``/feel`` alone → None (open the modal)."""
+    stripped = text.strip()
+    if not stripped:
+        return None
+    match = re.fullmatch(r"(\d+)(?:\s*/\s*5)?(?:\s+(.*))?", stripped, re.DOTALL)
+    if match is None:
+        raise CommandError(
+            "start with a number from 1 (drained) to 5 (great), like `/feel 3 long morning`"
+        )
+    score = int(match[1])
+    if not 1 <= score <= 5:
+        raise CommandError(f"{score} is not between 1 and 5")
+    note = (match[2] or "").strip() or None
+    if note is not None and len(note) > MAX_NOTE:
+        raise CommandError(
+            f"the note is {len(note):,} characters; keep it under {MAX_NOTE}, or use `/feel` "
+            "alone for the form"
+        )
+    return FeelLog(score=score, note=note)
+
+
+def parse_pause(text: str, *, tz: ZoneInfo, now: datetime) -> datetime:
+    """``2h``, ``90m``, ``3 days``, ``until monday``, ``until tomorrow``, ``until 14:00``,
+    ``until 2026-12-01`` → the UTC instant the pause ends (at most 90 days away)."""
+    words = text.strip().lower()
+    if not words:
+        raise CommandError("say how long, like `/baseline pause 2h` or `pause until monday`")
+    until = _pause_end(words, tz=tz, now=now)
+    if until <= now:
+        raise CommandError("that time has already passed")
+    if until - now > MAX_PAUSE:
+        raise CommandError("a pause can last up to 90 days; `/baseline off` stops everything")
+    return until
+
+
+def mask_url(url: str) -> str:
+    """Show enough of an ICS address to recognise it, never enough to use it."""
+    parts = urlsplit(url)
+    tail = url.rstrip("/")[-4:]
+    return f"{parts.scheme}://{parts.hostname or '?'}/…{tail}"
+
+
+def _pause_end(words: str, *, tz: ZoneInfo, now: datetime) -> datetime:
+    duration = re.fullmatch(
+        r"(\d{1,4})\s*(m|min|mins|minutes?|h|hr|hrs|hours?|d|days?|w|weeks?)", words
+    )
+    if duration:
+        amount, unit = int(duration[1]), duration[2][0]
+        step = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
+        return now + amount * step.get(unit, timedelta(weeks=1))
+    if not words.startswith("until "):
+        raise CommandError(
+            f"`{words}` is not a pause I understand: try `2h`, `3 days`, `until monday`, "
+            "`until 14:00` or `until 2026-12-01`"
+        )
+    target = words.removeprefix("until ").strip()
+    today = now.astimezone(tz).date()
+    if target == "tomorrow":
+        return local_instant(today + timedelta(days=1), time(0), tz)
+    if target[:3] in WEEKDAY_NAMES and target.isalpha():
+        ahead = (WEEKDAY_NAMES.index(target[:3]) - today.weekday() - 1) % 7 + 1
+        return local_instant(today + timedelta(days=ahead), time(0), tz)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", target):
+        try:
+            return local_instant(date.fromisoformat(target), time(0), tz)
+        except ValueError as exc:
+            raise CommandError(f"{target} is not a date") from exc
+    try:
+        clock = parse_clock(target)
+    except ValueError as exc:
+        raise CommandError(
+            f"`until {target}` is not a day or time I understand: try `until monday`, "
+            "`until 14:00` or `until 2026-12-01`"
+        ) from exc
+    at = local_instant(today, clock, tz)
+    return at if at > now else local_instant(today + timedelta(days=1), clock, tz)
+
+
+def _calendar(arg: str) -> SetCalendar:
+    if arg.lower() in ("off", "disconnect", "remove"):
+        return SetCalendar(None)
+    url = arg.strip("<> ")
+    if not url:
+        raise CommandError("paste your calendar's secret iCal address after `/baseline calendar`")
+    if url.startswith("webcal://"):
+        url = "https://" + url.removeprefix("webcal://")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CommandError("that is not a web address: it should start with https://")
+    if len(url) > MAX_URL or " " in url:
+        raise CommandError("that address does not look like a calendar link")
+    return SetCalendar(url)
+
+
+def _hours(rest: list[str]) -> SetHours:
+    if not rest or len(rest) > 2:
+        raise CommandError("say your working hours like `/baseline hours 09:00-17:30 mon-fri`")
+    hours = _range(rest[0], example="hours 09:00-17:30 mon-fri")
+    days = None
+    if len(rest) == 2:
+        try:
+            days = Weekdays(days=parse_weekdays(rest[1]))
+        except ValueError as exc:
+            raise CommandError(f"`{rest[1]}` is not a list of days like mon-fri") from exc
+    return SetHours(hours=hours, days=days)
+
+
+def _range(text: str, *, example: str) -> ClockRange:
+    try:
+        return ClockRange.parse(text)
+    except ValueError as exc:
+        raise CommandError(f"`{text}` is not a time range: try `/baseline {example}`") from exc
+
+
+def _reflection(rest: list[str]) -> SetReflection:
+    if len(rest) == 1 and rest[0].lower() in ("off", "none"):
+        return SetReflection(None)
+    if len(rest) != 2 or rest[0][:3].lower() not in WEEKDAY_NAMES:
+        raise CommandError("say a day and time like `/baseline reflection fri 16:00`, or `off`")
+    try:
+        at = parse_clock(rest[1])
+    except ValueError as exc:
+        raise CommandError(f"`{rest[1]}` is not a time like 16:00") from exc
+    return SetReflection(ReflectionTime(weekday=WEEKDAY_NAMES.index(rest[0][:3].lower()), at=at))

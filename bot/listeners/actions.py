@@ -1,0 +1,179 @@
+"""Buttons: a reset's Done / Snooze / Not now / Fewer like this / 👍 👎, Reflect, and Forget.
+
+Each click updates the message in place and is recorded; a snooze is not a skip.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import blocks
+from bot.listeners.common import person_of, within_budget
+from bot.models import SentNudge
+from bot.nudge_dm import reschedule
+from bot.store import StoreUnavailableError, person_seed
+from nudges.catalog import Practice, choose_prompts
+from nudges.insights import Outcome, OutcomeRecord
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+logger = logging.getLogger(__name__)
+
+SNOOZE = timedelta(minutes=10)
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.action("reset_done")
+    async def done(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await _close_reset(services, client, body, Outcome.DONE)
+
+    @app.action("reset_not_now")
+    async def not_now(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await _close_reset(services, client, body, Outcome.NOT_NOW)
+
+    @app.action("reset_fewer")
+    async def fewer(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await _close_reset(services, client, body, Outcome.FEWER)
+
+    @app.action("reset_snooze")
+    async def snooze(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await _close_reset(services, client, body, Outcome.SNOOZED)
+
+    @app.action("reset_helped")
+    async def helped(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await _rate(services, client, body, helped=True)
+
+    @app.action("reset_unhelpful")
+    async def unhelpful(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await _rate(services, client, body, helped=False)
+
+    @app.action("reflect_open")
+    async def reflect(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        week = _value(body)
+        year, _, number = week.partition("-W")
+        index = int(year) * 53 + int(number) if year.isdigit() and number.isdigit() else 0
+        team, user = person_of(body)
+        prompts = choose_prompts(services.catalog, week=index, seed=person_seed(team, user))
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=blocks.reflection_modal(prompts, week=week)
+        )
+
+    @app.action("forget_confirm")
+    async def forget(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        team, user = person_of(body)
+        try:
+            count = await within_budget(services.store.forget(team, user))
+        except (StoreUnavailableError, TimeoutError):
+            await respond(replace_original=True, **blocks.storage_unavailable().to_dict())
+            return
+        await respond(replace_original=True, **blocks.forgotten(count).to_dict())
+
+    @app.action("forget_cancel")
+    async def keep(ack: AsyncAck, respond: AsyncRespond) -> None:
+        await ack()
+        await respond(replace_original=True, **blocks.forget_cancelled().to_dict())
+
+
+def _value(body: dict[str, Any]) -> str:
+    actions = body.get("actions") or [{}]
+    return str(actions[0].get("value", ""))
+
+
+async def _sent_and_practice(
+    services: Services, body: dict[str, Any]
+) -> tuple[str, str, SentNudge | None, Practice | None]:
+    team, user = person_of(body)
+    sent = await services.store.sent(team, user, _value(body))
+    practice = (
+        None if sent is None or sent.practice is None else services.catalog.practice(sent.practice)
+    )
+    return team, user, sent, practice
+
+
+async def _close_reset(
+    services: Services, client: AsyncWebClient, body: dict[str, Any], outcome: Outcome
+) -> None:
+    try:
+        team, user, sent, practice = await within_budget(_sent_and_practice(services, body))
+        if sent is None or practice is None:
+            logger.info("a reset button for an unknown or expired nudge")
+            return
+        now = services.clock.now()
+        await within_budget(
+            services.store.record_outcome(
+                team,
+                user,
+                OutcomeRecord(key=sent.key, at=now, outcome=outcome, practice=practice.id),
+            )
+        )
+        if outcome is Outcome.FEWER:
+            await within_budget(services.store.ask_fewer(team, user, practice.theme))
+    except (StoreUnavailableError, TimeoutError):
+        channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get(
+            "channel_id"
+        )
+        if channel:
+            await client.chat_postEphemeral(
+                channel=channel, user=person_of(body)[1], **blocks.storage_unavailable().to_dict()
+            )
+        return
+    profile = await services.store.profile(team, user)
+    tz = profile.preferences.tz
+    nudge_message = body.get("message") or {}
+    if outcome is Outcome.DONE:
+        message = blocks.reset_after_done(sent.nudge, practice)
+    else:
+        snooze_until = now + SNOOZE if outcome is Outcome.SNOOZED else None
+        message = blocks.reset_closed(
+            practice, outcome=outcome, helped=None, snooze_until=snooze_until, tz=tz
+        )
+        if snooze_until is not None:
+            await reschedule(client, sent, practice, at=snooze_until, tz=tz)
+    await client.chat_update(
+        channel=sent.channel, ts=nudge_message.get("ts", sent.ts), **message.to_dict()
+    )
+
+
+async def _rate(
+    services: Services, client: AsyncWebClient, body: dict[str, Any], *, helped: bool
+) -> None:
+    try:
+        team, user, sent, practice = await within_budget(_sent_and_practice(services, body))
+        if sent is None or practice is None:
+            return
+        await within_budget(services.store.rate_practice(team, user, practice.id, helped=helped))
+        await within_budget(
+            services.store.record_outcome(
+                team,
+                user,
+                OutcomeRecord(
+                    key=sent.key,
+                    at=services.clock.now(),
+                    outcome=Outcome.DONE,
+                    practice=practice.id,
+                    helped=helped,
+                ),
+            )
+        )
+    except (StoreUnavailableError, TimeoutError):
+        return
+    profile = await services.store.profile(team, user)
+    message = blocks.reset_closed(
+        practice, outcome=Outcome.DONE, helped=helped, snooze_until=None, tz=profile.preferences.tz
+    )
+    ts = (body.get("message") or {}).get("ts", sent.ts)
+    await client.chat_update(channel=sent.channel, ts=ts, **message.to_dict())

@@ -1,0 +1,190 @@
+"""``/feel`` and ``/baseline``: ack at once, then answer through the response URL."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import blocks, texts
+from bot.commands import (
+    CommandError,
+    Help,
+    Later,
+    Pause,
+    SetCalendar,
+    SetHours,
+    SetQuiet,
+    SetReflection,
+    Simple,
+    mask_url,
+    parse_baseline,
+    parse_feel,
+)
+from bot.listeners.common import (
+    dm_channel,
+    person_of,
+    profile_with_zone,
+    with_preferences,
+    within_budget,
+    zone_of,
+)
+from bot.models import Profile
+from bot.store import StoreUnavailableError
+from bot.week import week_report
+from nudges.feelings import FeelEntry, feel_trend, needs_support
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+logger = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.command("/feel")
+    async def feel(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        try:
+            log = parse_feel(body.get("text", ""))
+        except CommandError as exc:
+            await respond(**blocks.feel_usage(str(exc)).to_dict())
+            return
+        if log is None:
+            # The trigger id is only good for 3 seconds: the modal opens before anything else.
+            await client.views_open(trigger_id=body["trigger_id"], view=blocks.feel_modal())
+            return
+        team, user = person_of(body)
+        try:
+            message = await within_budget(
+                record_feeling(services, client, team, user, score=log.score, note=log.note)
+            )
+        except (StoreUnavailableError, TimeoutError):
+            await respond(**blocks.storage_unavailable().to_dict())
+            return
+        await respond(**message.to_dict())
+
+    @app.command("/baseline")
+    async def baseline(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        team, user = person_of(body)
+        try:
+            message = await within_budget(
+                run_baseline(services, client, team, user, body.get("text", ""))
+            )
+        except CommandError as exc:
+            message = blocks.error_message(str(exc))
+        except (StoreUnavailableError, TimeoutError):
+            message = blocks.storage_unavailable()
+        await respond(**message.to_dict())
+
+
+async def record_feeling(
+    services: Services,
+    client: AsyncWebClient,
+    team: str,
+    user: str,
+    *,
+    score: int,
+    note: str | None,
+    weighed: Any = None,
+) -> blocks.Message:
+    """Save one feel log; answer with the person's own small trend.
+
+    Three logs in a row at 1–2 bring a private DM with the organisation's support resources,
+    once per low streak; nobody else is told.
+    """
+    now = services.clock.now()
+    entry = FeelEntry(at=now, score=score, note=note, weighed=weighed)
+    await services.store.log_feeling(team, user, entry)
+    recent = await services.store.feelings(team, user, since=now - timedelta(days=30))
+    if needs_support(recent):
+        if await services.store.offer_support_once(team, user):
+            channel = await dm_channel(services, client, team, user)
+            await client.chat_postMessage(
+                channel=channel, **blocks.support_dm(services.settings.support_url).to_dict()
+            )
+    elif score > 2:
+        await services.store.clear_support(team, user)
+    return blocks.feel_saved(entry, feel_trend(recent, now=now))
+
+
+async def run_baseline(
+    services: Services, client: AsyncWebClient, team: str, user: str, text: str
+) -> blocks.Message:
+    store = services.store
+    now = services.clock.now()
+    profile = await profile_with_zone(services, client, team, user)
+    command = parse_baseline(text, tz=zone_of(profile), now=now)
+    match command:
+        case Help(suggestion=suggestion):
+            return blocks.help_message(suggestion)
+        case Later(name=name):
+            return blocks.error_message(texts.not_yet(name))
+        case SetCalendar(url=None):
+            removed = await store.clear_calendar(team, user)
+            return blocks.confirmation(texts.CALENDAR_REMOVED if removed else texts.NO_CALENDAR)
+        case SetCalendar(url=str(url)):
+            await store.set_calendar(team, user, url)
+            return blocks.confirmation(texts.calendar_saved(mask_url(url)))
+        case SetHours(hours=hours, days=days):
+            changes: dict[str, Any] = {"working_hours": hours}
+            if days is not None:
+                changes["working_days"] = days
+            await _save(services, team, user, with_preferences(profile, **changes))
+            return blocks.confirmation(
+                texts.hours_set(str(hours), None if days is None else str(days))
+            )
+        case SetQuiet(quiet=quiet):
+            await _save(services, team, user, with_preferences(profile, quiet_hours=quiet))
+            return blocks.confirmation(texts.quiet_set(None if quiet is None else str(quiet)))
+        case Pause(until=until):
+            await _save(services, team, user, with_preferences(profile, paused_until=until))
+            return blocks.confirmation(texts.paused(until, zone_of(profile)))
+        case SetReflection(reflection=reflection):
+            await _save(services, team, user, with_preferences(profile, reflection=reflection))
+            return blocks.confirmation(texts.reflection_set(reflection))
+        case Simple(name="on"):
+            await _save(services, team, user, profile.model_copy(update={"opted_in": True}))
+            return blocks.confirmation(texts.TURNED_ON)
+        case Simple(name="off"):
+            await _save(services, team, user, profile.model_copy(update={"opted_in": False}))
+            return blocks.confirmation(texts.TURNED_OFF)
+        case Simple(name="resume"):
+            await _save(services, team, user, with_preferences(profile, paused_until=None))
+            return blocks.confirmation(texts.RESUMED)
+        case Simple(name="status"):
+            calendar = await store.calendar_url(team, user)
+            return blocks.status_message(
+                profile,
+                calendar=None if calendar is None else mask_url(calendar),
+                paused_until=profile.preferences.paused_until,
+                now=now,
+            )
+        case Simple(name="forget"):
+            return blocks.forget_confirm()
+        case Simple(name="export"):
+            data = await store.export(team, user)
+            channel = await dm_channel(services, client, team, user)
+            await client.files_upload_v2(
+                channel=channel,
+                filename="baseline-export.json",
+                content=json.dumps(data, ensure_ascii=False, indent=2),
+                title="Everything Baseline keeps about you",
+                initial_comment=texts.EXPORT_COMMENT,
+            )
+            return blocks.confirmation(texts.EXPORT_SENT)
+        case Simple(name="week"):
+            return await week_report(services, client, team, user, profile=profile)
+    raise CommandError(texts.UNKNOWN_COMMAND)
+
+
+async def _save(services: Services, team: str, user: str, profile: Profile) -> None:
+    await services.store.save_profile(team, user, profile)

@@ -1,0 +1,106 @@
+"""Small pieces every listener kind shares: who is asking, their profile and zone, their DM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.models import Profile
+from nudges.preferences import Preferences
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+logger = logging.getLogger(__name__)
+
+# Every reply must land inside Slack's 3-second window even when Redis hangs: the whole
+# store round trip of one request gets this long before the person is told.
+REPLY_BUDGET_SECONDS = 2.5
+
+
+def person_of(body: dict[str, Any]) -> tuple[str, str]:
+    """(team id, user id) from a command, action, view or event payload."""
+    team = (
+        body.get("team_id")
+        or (body.get("team") or {}).get("id")
+        or body.get("user", {}).get("team_id", "")
+    )
+    user = (
+        body.get("user_id")
+        or (body.get("user") or {}).get("id")
+        or body.get("event", {}).get("user", "")
+    )
+    return str(team), str(user)
+
+
+async def profile_with_zone(
+    services: Services, client: AsyncWebClient, team: str, user: str
+) -> Profile:
+    """The person's profile; the first time, their zone is read from Slack and kept."""
+    profile = await services.store.profile(team, user)
+    if profile.tz_from_slack:
+        return profile
+    zone = await slack_zone(client, user)
+    if zone is None:
+        return profile
+    updated = profile.model_copy(
+        update={
+            "preferences": profile.preferences.model_copy(update={"tz": zone}),
+            "tz_from_slack": True,
+        }
+    )
+    await services.store.save_profile(team, user, updated)
+    return updated
+
+
+async def slack_zone(client: AsyncWebClient, user: str) -> ZoneInfo | None:
+    """The IANA zone Slack has for the person (not tz_offset, which is a DST snapshot)."""
+    try:
+        response = await client.users_info(user=user)
+    except SlackApiError as exc:
+        logger.warning("users.info failed: %s", exc.response.get("error", "unknown"))
+        return None
+    name = (response.get("user") or {}).get("tz")
+    if not name:
+        return None
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        logger.warning("Slack gave an unknown time zone; keeping the previous one")
+        return None
+
+
+async def dm_channel(services: Services, client: AsyncWebClient, team: str, user: str) -> str:
+    """The person's DM channel id, cached (conversations.open is Tier 3)."""
+    cached = await services.store.dm_channel(team, user)
+    if cached:
+        return cached
+    response = await client.conversations_open(users=user)
+    channel = str(response["channel"]["id"])
+    await services.store.remember_dm_channel(team, user, channel)
+    return channel
+
+
+def zone_of(profile: Profile) -> ZoneInfo:
+    return profile.preferences.tz
+
+
+def with_preferences(profile: Profile, **changes: Any) -> Profile:
+    preferences = Preferences.model_validate({**profile.preferences.model_dump(), **changes})
+    return profile.model_copy(update={"preferences": preferences})
+
+
+def local_time(moment: datetime, tz: ZoneInfo) -> str:
+    return f"{moment.astimezone(tz):%a %d %b %H:%M}"
+
+
+async def within_budget(work: Any) -> Any:
+    """Run a store round trip, giving up after the reply budget (raises TimeoutError)."""
+    async with asyncio.timeout(REPLY_BUDGET_SECONDS):
+        return await work

@@ -1,0 +1,58 @@
+"""``baseline run``: build the real services from Settings and serve Slack.
+
+Socket Mode when ``SLACK_APP_TOKEN`` is set (no public URL needed), otherwise HTTP mode on
+``PORT`` with ``POST /slack/events``, ``GET /healthz`` and ``GET /readyz``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from aiohttp import web
+from redis.asyncio import Redis
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from bot.app import create_app, create_web_app
+from bot.clock import SystemClock
+from bot.store import Store
+from bot.vault import Vault
+from config.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def build_store(settings: Settings) -> Store:
+    redis = Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+        health_check_interval=30,
+    )
+    return Store(
+        redis,
+        Vault(settings.fernet_keys()),
+        retention=timedelta(days=settings.retention_days),
+    )
+
+
+async def serve(settings: Settings) -> None:
+    settings.require_bot()
+    store = build_store(settings)
+    app = create_app(settings, store=store, clock=SystemClock())
+    if settings.slack_app_token is not None:
+        logger.info("starting in Socket Mode")
+        handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+        await handler.start_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt
+        return
+    runner = web.AppRunner(create_web_app(app, store=store))
+    await runner.setup()
+    site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)  # noqa: S104 - a server listens on all interfaces
+    await site.start()
+    logger.info("listening on port %d (HTTP mode: POST /slack/events)", settings.port)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        await store.redis.aclose()
