@@ -158,7 +158,7 @@ class _Chart:
             if hours <= 0:
                 continue
             x = self._x(i)
-            top = self._y_fraction(hours / self.top * 0.8)
+            top = self._y_fraction(hours / self.top)
             # At least a sliver, so that ten minutes of meetings is still visible.
             top = min(top, self.bottom - _px(2))
             self.d.rounded_rectangle(

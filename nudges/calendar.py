@@ -110,7 +110,7 @@ def busy_intervals(
         # icalendar keeps every VTIMEZONE it has seen in a process-wide cache keyed by TZID,
         # first definition wins: without a reset, one person's "Customized Time Zone" would
         # decide the times in the next person's feed (and undefined TZIDs would resolve).
-        icalendar.use_zoneinfo()
+        icalendar.timezone.tzp.use_zoneinfo()
         calendar = icalendar.Calendar.from_ical(text)
         query = recurring_ical_events.of(calendar)
         # A day's margin either side: the library compares floating times as if they were
@@ -473,7 +473,7 @@ def _near_exclusions(line: str, window: _Window, days: int, near: frozenset[str]
     hides an override of the same occurrence, wherever the override moved it).
     """
     params, _, values = line.rpartition(":")
-    near = [
+    kept = [
         value
         for value in values.split(",")
         if len(value.strip()) < 8
@@ -481,7 +481,7 @@ def _near_exclusions(line: str, window: _Window, days: int, near: frozenset[str]
         or window.may_touch_from(value.strip()[:8], days)
         or value.strip()[:8] in near
     ]
-    return f"{params}:{','.join(near)}\r\n" if near else None
+    return f"{params}:{','.join(kept)}\r\n" if kept else None
 
 
 def _rebase_series(lines: list[str], lo: datetime, days: int) -> None:
@@ -545,8 +545,11 @@ def _stamp(value: str) -> datetime | None:
     match = _STAMP.fullmatch(value)
     if match is None:
         return None
+    year, month, day, hour, minute, second = match.groups()
     try:
-        return datetime(*(int(g) for g in match.groups() if g is not None))  # noqa: DTZ001 - wall clock on purpose
+        return datetime(  # noqa: DTZ001 - wall clock on purpose
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0)
+        )
     except ValueError:
         return None
 

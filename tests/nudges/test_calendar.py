@@ -572,7 +572,7 @@ ERROR_CASES: list[ErrorCase] = [
      r"^the calendar could not be read \(.*tomorrow.*\)$"),
     ("RECURRENCE-ID:later",
      feed(FINE, FINE + "\nRECURRENCE-ID:later"), None,
-     r"^the calendar could not be read \(.*later.*\)$"),
+     r"^the calendar could not be read \(.*'RECURRENCE-ID'.*\)$"),
 ]
 # fmt: on
 

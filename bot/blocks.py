@@ -1,0 +1,614 @@
+"""Pure Block Kit builders: every message, modal and Home tab Baseline shows.
+
+Built from ``slack_sdk.models`` so Slack's limits are checked when a builder runs, not when
+Slack rejects the call; the words come from ``bot.texts``. Action and block ids here are
+the contract with the listeners.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    CheckboxesElement,
+    ConfirmObject,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    InputInteractiveElement,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    RadioButtonsElement,
+    SectionBlock,
+    StaticSelectElement,
+    TimePickerElement,
+)
+from slack_sdk.models.views import View
+
+from bot import texts
+from bot.models import Profile
+from nudges.catalog import Practice, ReflectionPrompt
+from nudges.density import DayShape
+from nudges.feelings import MAX_NOTE, FeelEntry, FeelTrend, Weighed
+from nudges.insights import Outcome, WeekSummary
+from nudges.planner import Nudge
+
+# Slack's limits that slack_sdk does not check for messages (views check their own).
+MAX_MESSAGE_BLOCKS = 50
+MAX_TEXT = 3000
+MAX_ANSWER = 2000
+
+# Values of the Home tab's choices, read back by the listener that saves the form
+# (bot/listeners/home.py): a ticked box is "on", a weekday is its ISO number (0 = Monday).
+CHECKED = "on"
+REFLECTION_OFF = "off"
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message body for chat.postMessage / chat.update / respond: fallback text + blocks.
+
+    Construction validates every block (slack_sdk's checks) and the message-wide limits,
+    so a builder that would produce something Slack rejects fails where it is called.
+    """
+
+    text: str
+    blocks: list[Block]
+
+    def __post_init__(self) -> None:
+        if not self.text.strip() or len(self.text) > MAX_TEXT:
+            raise SlackObjectFormationError(f"message text must be 1 to {MAX_TEXT} characters")
+        if not 0 < len(self.blocks) <= MAX_MESSAGE_BLOCKS:
+            raise SlackObjectFormationError(
+                f"a message holds 1 to {MAX_MESSAGE_BLOCKS} blocks, not {len(self.blocks)}"
+            )
+        _check_block_ids(self.blocks)
+        self.to_dict()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": [block.to_dict() for block in self.blocks]}
+
+
+def _check_block_ids(blocks: Sequence[Block]) -> None:
+    ids = [block.block_id for block in blocks if block.block_id is not None]
+    if len(ids) != len(set(ids)):
+        raise SlackObjectFormationError(f"block_ids must be unique: {ids}")
+
+
+def _view(view: View) -> View:
+    """``view`` after the checks slack_sdk runs on serialising, plus unique block ids."""
+    _check_block_ids(view.blocks or [])
+    view.to_dict()
+    return view
+
+
+# --- small parts -----------------------------------------------------------------------------
+
+
+def _section(text: str, *, block_id: str | None = None) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=text), block_id=block_id)
+
+
+def _context(text: str, *, block_id: str | None = None) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=text)], block_id=block_id)
+
+
+def _header(text: str) -> HeaderBlock:
+    return HeaderBlock(text=PlainTextObject(text=text, emoji=True))
+
+
+def _plain(text: str) -> PlainTextObject:
+    return PlainTextObject(text=text, emoji=True)
+
+
+def _button(
+    text: str, action_id: str, *, value: str | None = None, style: str | None = None
+) -> ButtonElement:
+    return ButtonElement(text=_plain(text), action_id=action_id, value=value, style=style)
+
+
+def _option(value: str, text: str) -> Option:
+    return Option(value=value, text=_plain(text))
+
+
+def _one_line(text: str) -> Message:
+    return Message(text=text, blocks=[_section(text)])
+
+
+# --- /baseline and /feel replies -------------------------------------------------------------
+
+
+def help_message(suggestion: str | None = None) -> Message:
+    """``/baseline help``: every subcommand, one line each; a guess first after a typo."""
+    blocks: list[Block] = []
+    if suggestion:
+        blocks.append(_section(texts.did_you_mean(suggestion)))
+    blocks.append(_section(texts.HELP_INTRO))
+    blocks.extend(_section(part) for part in texts.HELP_SECTIONS)
+    fallback = texts.did_you_mean(suggestion) if suggestion else texts.HELP_FALLBACK
+    return Message(text=fallback, blocks=blocks)
+
+
+def feel_usage(problem: str) -> Message:
+    return _one_line(texts.feel_usage(problem))
+
+
+def feel_saved(entry: FeelEntry, trend: FeelTrend) -> Message:
+    """Thanks and the person's own small trend. The note is never echoed back."""
+    saved = texts.feel_saved(entry.score)
+    blocks: list[Block] = [_section(saved)]
+    trend_line = texts.feel_trend(trend)
+    if trend_line is not None:
+        blocks.append(_context(trend_line))
+    blocks.append(_context(texts.ONLY_YOU))
+    return Message(text=saved, blocks=blocks)
+
+
+def feel_modal() -> View:
+    """The one-tap /feel form: a score, optionally what weighed most and a private note."""
+    scores = [_option(str(score), label) for score, label in texts.FEEL_SCORES.items()]
+    weighed = [_option(w.value, texts.WEIGHED_LABELS[w]) for w in Weighed]
+    return _view(
+        View(
+            type="modal",
+            callback_id="feel_modal",
+            title=texts.FEEL_MODAL_TITLE,
+            submit=texts.FEEL_MODAL_SUBMIT,
+            close=texts.MODAL_CLOSE,
+            blocks=[
+                InputBlock(
+                    block_id="score",
+                    label=_plain(texts.FEEL_SCORE_LABEL),
+                    element=RadioButtonsElement(action_id="score", options=scores),
+                ),
+                InputBlock(
+                    block_id="weighed",
+                    label=_plain(texts.FEEL_WEIGHED_LABEL),
+                    element=StaticSelectElement(
+                        action_id="weighed",
+                        placeholder=_plain(texts.FEEL_WEIGHED_PLACEHOLDER),
+                        options=weighed,
+                    ),
+                    optional=True,
+                ),
+                InputBlock(
+                    block_id="note",
+                    label=_plain(texts.FEEL_NOTE_LABEL),
+                    hint=_plain(texts.FEEL_NOTE_HINT),
+                    element=PlainTextInputElement(
+                        action_id="note",
+                        multiline=True,
+                        max_length=MAX_NOTE,
+                        placeholder=_plain(texts.FEEL_NOTE_PLACEHOLDER),
+                    ),
+                    optional=True,
+                ),
+                _context(texts.FEEL_MODAL_PRIVACY),
+            ],
+        )
+    )
+
+
+def storage_unavailable() -> Message:
+    return _one_line(texts.STORAGE_UNAVAILABLE)
+
+
+def confirmation(text: str) -> Message:
+    """A one-line ephemeral confirmation, e.g. "Paused until Mon 09:00"."""
+    return _one_line(texts.confirmation(text))
+
+
+def error_message(text: str) -> Message:
+    return _one_line(texts.error(text))
+
+
+# --- resets ----------------------------------------------------------------------------------
+
+
+def reset_dm(nudge: Nudge, practice: Practice, *, tz: ZoneInfo) -> Message:
+    """A reset between meetings: the practice, how long it takes, until when it is useful."""
+    timing = texts.practice_timing(
+        practice.seconds,
+        while_connecting=practice.while_connecting,
+        until=nudge.expires_at,
+        tz=tz,
+    )
+    return Message(
+        text=texts.reset_fallback(practice.title),
+        blocks=[
+            _section(texts.practice(practice.title, practice.text)),
+            _context(timing),
+            ActionsBlock(
+                block_id="reset",
+                elements=[
+                    _button(texts.DONE_BUTTON, "reset_done", value=nudge.key, style="primary"),
+                    _button(texts.SNOOZE_BUTTON, "reset_snooze", value=nudge.key),
+                    _button(texts.NOT_NOW_BUTTON, "reset_not_now", value=nudge.key),
+                    _button(texts.FEWER_BUTTON, "reset_fewer", value=nudge.key),
+                ],
+            ),
+        ],
+    )
+
+
+def reset_after_done(nudge: Nudge, practice: Practice) -> Message:
+    """The reset, updated in place after "Done": a thank-you and "did it help?"."""
+    done = texts.reset_done(practice.title)
+    return Message(
+        text=done,
+        blocks=[
+            _section(done),
+            ActionsBlock(
+                block_id="reset_feedback",
+                elements=[
+                    _button(texts.HELPED_BUTTON, "reset_helped", value=nudge.key),
+                    _button(texts.UNHELPFUL_BUTTON, "reset_unhelpful", value=nudge.key),
+                ],
+            ),
+        ],
+    )
+
+
+def reset_closed(
+    practice: Practice,
+    *,
+    outcome: Outcome,
+    helped: bool | None,
+    snooze_until: datetime | None,
+    tz: ZoneInfo,
+) -> Message:
+    """The reset's final state, without buttons, once the person has answered it."""
+    return _one_line(
+        texts.reset_closed(
+            practice.title,
+            practice.theme,
+            outcome=outcome,
+            helped=helped,
+            snooze_until=snooze_until,
+            tz=tz,
+        )
+    )
+
+
+# --- heavy day, the week, reflection ---------------------------------------------------------
+
+
+def heavy_day_dm(nudge: Nudge) -> Message:
+    """The morning heads-up; ``nudge.text`` is already written in the person's zone."""
+    text = texts.escape(nudge.text)
+    return Message(text=text, blocks=[_section(text), _context(texts.HEAVY_DAY_FOOTER)])
+
+
+def reflection_dm(
+    nudge: Nudge, summary: WeekSummary, prompts: list[ReflectionPrompt], *, tz: ZoneInfo
+) -> Message:
+    """The weekly reflection: the week from the person's own data, a gentle word on the
+    pattern when there is one, the questions, and a button to answer them.
+
+    ``tz`` is unused: a WeekSummary holds local dates and durations only.
+    """
+    blocks: list[Block] = [
+        _header(texts.REFLECTION_HEADER),
+        _section(texts.week_facts(summary)),
+    ]
+    if summary.signal is not None:
+        blocks.append(_section(texts.SIGNALS[summary.signal]))
+        blocks.append(_context(texts.SIGNAL_FOOTER))
+    if prompts:
+        questions = texts.prompts(p.text for p in prompts)
+        blocks.append(_section(f"{texts.REFLECTION_PROMPTS_INTRO}\n{questions}"))
+    blocks.append(
+        ActionsBlock(
+            block_id="reflect",
+            elements=[
+                _button(
+                    texts.REFLECT_BUTTON,
+                    "reflect_open",
+                    value=week_key(nudge),
+                    style="primary",
+                )
+            ],
+        )
+    )
+    blocks.append(_context(texts.REFLECTION_FOOTER))
+    return Message(text=texts.REFLECTION_FALLBACK, blocks=blocks)
+
+
+def week_key(nudge: Nudge) -> str:
+    """The ISO week a reflection nudge belongs to (``2026-W48``), from its planner key."""
+    return nudge.key.removeprefix("reflection:")
+
+
+def reflection_modal(prompts: list[ReflectionPrompt], *, week: str) -> View:
+    """One optional answer per prompt; ``week`` travels in private_metadata."""
+    blocks: list[Block] = [_section(texts.REFLECTION_MODAL_INTRO)]
+    blocks.extend(
+        InputBlock(
+            block_id=prompt.id,
+            label=_plain(prompt.text),
+            element=PlainTextInputElement(
+                action_id="answer",
+                multiline=True,
+                max_length=MAX_ANSWER,
+                placeholder=_plain(texts.REFLECTION_ANSWER_PLACEHOLDER),
+            ),
+            optional=True,
+        )
+        for prompt in prompts
+    )
+    return _view(
+        View(
+            type="modal",
+            callback_id="reflection_modal",
+            title=texts.REFLECTION_MODAL_TITLE,
+            submit=texts.REFLECTION_MODAL_SUBMIT,
+            close=texts.MODAL_CLOSE,
+            private_metadata=week,
+            blocks=blocks,
+        )
+    )
+
+
+def reflection_saved() -> Message:
+    return _one_line(texts.REFLECTION_SAVED)
+
+
+def week_message(summary: WeekSummary, trend: FeelTrend, *, tz: ZoneInfo) -> Message:
+    """``/baseline week`` as text (the chart is uploaded separately).
+
+    ``tz`` is unused: a WeekSummary holds local dates and durations only.
+    """
+    blocks: list[Block] = [_header(texts.WEEK_HEADER), _section(texts.week_facts(summary))]
+    days = texts.week_days(summary)
+    if days is not None:
+        blocks.append(_section(days))
+    comparison = texts.week_trend(trend)
+    if comparison is not None:
+        blocks.append(_context(comparison))
+    blocks.append(_context(texts.WEEK_FOOTER))
+    return Message(text=texts.WEEK_HEADER, blocks=blocks)
+
+
+def support_dm(support_url: str | None) -> Message:
+    """A private, quiet offer of support after several low logs in a row."""
+    return Message(
+        text=texts.SUPPORT_FALLBACK,
+        blocks=[
+            _section(texts.SUPPORT_OPENING),
+            _section(texts.support_offer(support_url)),
+            _context(texts.SUPPORT_FOOTER),
+        ],
+    )
+
+
+# --- status and forget -----------------------------------------------------------------------
+
+
+def status_message(
+    profile: Profile, *, calendar: str | None, paused_until: datetime | None, now: datetime
+) -> Message:
+    """``/baseline status``: what Baseline is set to do for this person (the settings)."""
+    prefs = profile.preferences
+    tz = prefs.tz
+    paused = (
+        texts.when(paused_until, now=now, tz=tz)
+        if paused_until is not None and paused_until > now
+        else None
+    )
+    reflection = (
+        None
+        if prefs.reflection is None
+        else texts.reflection_time(prefs.reflection.weekday, prefs.reflection.at)
+    )
+    lines = texts.status_lines(
+        tz=tz.key,
+        hours=str(prefs.working_hours),
+        days=str(prefs.working_days),
+        quiet=None if prefs.quiet_hours is None else str(prefs.quiet_hours),
+        paused_until=paused,
+        reflection=reflection,
+        resets=prefs.resets,
+        heads_up=prefs.heavy_day_heads_up,
+        calendar=calendar,
+    )
+    return Message(
+        text=texts.STATUS_FALLBACK,
+        blocks=[
+            _section(texts.status_heading(profile.opted_in)),
+            _section(lines),
+            _context(texts.STATUS_FOOTER),
+        ],
+    )
+
+
+def forget_confirm() -> Message:
+    """Are you sure? Delete (danger, with Slack's own confirm dialog) or keep."""
+    delete = _button(texts.FORGET_BUTTON, "forget_confirm", style="danger")
+    delete.confirm = ConfirmObject(
+        title=_plain(texts.FORGET_CONFIRM_TITLE),
+        text=_plain(texts.FORGET_CONFIRM_TEXT),
+        confirm=_plain(texts.FORGET_CONFIRM_YES),
+        deny=_plain(texts.FORGET_CONFIRM_NO),
+        style="danger",
+    )
+    return Message(
+        text=texts.FORGET_QUESTION,
+        blocks=[
+            _section(texts.FORGET_QUESTION),
+            ActionsBlock(
+                block_id="forget",
+                elements=[delete, _button(texts.FORGET_KEEP_BUTTON, "forget_cancel")],
+            ),
+        ],
+    )
+
+
+def forgotten(count: int) -> Message:
+    return _one_line(texts.forgotten(count))
+
+
+def forget_cancelled() -> Message:
+    return _one_line(texts.FORGET_CANCELLED)
+
+
+# --- App Home --------------------------------------------------------------------------------
+
+
+def home_view(
+    *,
+    profile: Profile,
+    shape: DayShape | None,
+    load: list[tuple[datetime, float]],
+    resets_today: int,
+    calendar: str | None,
+    errors: dict[str, str] | None = None,
+    now: datetime,
+) -> View:
+    """App Home: today's shape, then every preference as a form saved by ``home_save``.
+
+    Each input's action_id equals its block_id. ``errors`` (block_id → message) are shown
+    right under their field; an error for a block not on the form is shown by the button,
+    so no message is lost.
+    """
+    prefs = profile.preferences
+    tz = prefs.tz
+    errors = errors or {}
+    blocks: list[Block] = [
+        _header(texts.home_today(now.astimezone(tz).date())),
+        _section(texts.home_shape(shape, calendar=calendar, tz=tz)),
+    ]
+    load_line = texts.home_load(load, tz)
+    if load_line is not None:
+        blocks.append(_context(load_line))
+    blocks.append(_context(texts.home_resets(resets_today)))
+    blocks.append(DividerBlock())
+    blocks.append(_header(texts.HOME_HEADER_SETTINGS))
+    blocks.append(_context(texts.home_zone(tz)))
+    if prefs.paused_until is not None and prefs.paused_until > now:
+        blocks.append(_context(texts.home_paused(texts.when(prefs.paused_until, now=now, tz=tz))))
+    blocks.append(_section(texts.calendar_line(calendar)))
+    placed: set[str] = set()
+
+    def field(
+        block_id: str,
+        label: str,
+        element: InputInteractiveElement,
+        *,
+        optional: bool = False,
+        hint: str | None = None,
+    ) -> None:
+        blocks.append(
+            InputBlock(
+                block_id=block_id,
+                label=_plain(label),
+                element=element,
+                optional=optional,
+                hint=None if hint is None else _plain(hint),
+            )
+        )
+        placed.add(block_id)
+        if block_id in errors:
+            blocks.append(_context(texts.field_error(errors[block_id])))
+
+    field(
+        "opted_in",
+        texts.HOME_OPTED_IN_LABEL,
+        _checkbox("opted_in", texts.HOME_OPTED_IN_OPTION, checked=profile.opted_in),
+        optional=True,
+    )
+    field(
+        "heads_up",
+        texts.HOME_HEADS_UP_LABEL,
+        _checkbox("heads_up", texts.HOME_HEADS_UP_OPTION, checked=prefs.heavy_day_heads_up),
+        optional=True,
+    )
+    field(
+        "work_start",
+        texts.HOME_WORK_START_LABEL,
+        _timepicker("work_start", prefs.working_hours.start, tz),
+    )
+    field(
+        "work_end", texts.HOME_WORK_END_LABEL, _timepicker("work_end", prefs.working_hours.end, tz)
+    )
+    days = [_option(str(day), name) for day, name in enumerate(texts.DAY_NAMES)]
+    field(
+        "work_days",
+        texts.HOME_WORK_DAYS_LABEL,
+        CheckboxesElement(
+            action_id="work_days",
+            options=days,
+            initial_options=[days[d] for d in sorted(prefs.working_days.days)],
+        ),
+    )
+    quiet = prefs.quiet_hours
+    field(
+        "quiet_start",
+        texts.HOME_QUIET_START_LABEL,
+        _timepicker("quiet_start", None if quiet is None else quiet.start, tz),
+        optional=True,
+        hint=texts.HOME_QUIET_HINT,
+    )
+    field(
+        "quiet_end",
+        texts.HOME_QUIET_END_LABEL,
+        _timepicker("quiet_end", None if quiet is None else quiet.end, tz),
+        optional=True,
+    )
+    reflection = prefs.reflection
+    reflection_days = [*days, _option(REFLECTION_OFF, texts.HOME_REFLECTION_OFF)]
+    field(
+        "reflection_day",
+        texts.HOME_REFLECTION_DAY_LABEL,
+        StaticSelectElement(
+            action_id="reflection_day",
+            options=reflection_days,
+            initial_option=reflection_days[-1 if reflection is None else reflection.weekday],
+        ),
+    )
+    field(
+        "reflection_time",
+        texts.HOME_REFLECTION_TIME_LABEL,
+        _timepicker("reflection_time", None if reflection is None else reflection.at, tz),
+        optional=True,
+    )
+    blocks.extend(
+        _context(texts.field_error(message))
+        for block_id, message in errors.items()
+        if block_id not in placed
+    )
+    blocks.append(
+        ActionsBlock(
+            block_id="home_save",
+            elements=[_button(texts.HOME_SAVE_BUTTON, "home_save", style="primary")],
+        )
+    )
+    blocks.append(_context(texts.HOME_FOOTER))
+    return _view(View(type="home", blocks=blocks))
+
+
+def _checkbox(action_id: str, text: str, *, checked: bool) -> CheckboxesElement:
+    option = _option(CHECKED, text)
+    return CheckboxesElement(
+        action_id=action_id, options=[option], initial_options=[option] if checked else None
+    )
+
+
+def _timepicker(action_id: str, initial: time | None, tz: ZoneInfo) -> TimePickerElement:
+    return TimePickerElement(
+        action_id=action_id,
+        initial_time=None if initial is None else texts.clock_time(initial),
+        placeholder=_plain(texts.HOME_PICK_TIME),
+        # Shown under the picker, so it is clear which zone the times are in.
+        timezone=tz.key,
+    )

@@ -1,0 +1,677 @@
+"""Every sentence Baseline says in Slack, in one place so the wording is read (and
+translated) as a whole. ``bot.blocks`` only arranges these strings into Block Kit.
+
+Functions return Slack mrkdwn unless their name ends in ``_label``/``_title`` or the
+constant sits under "plain text" below; anything that comes from outside (catalog texts,
+settings, the person's own input) is passed through :func:`escape` before it is mixed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from nudges.catalog import PracticeTheme
+from nudges.density import DayShape
+from nudges.feelings import FeelTrend, Weighed
+from nudges.insights import Outcome, Signal, WeekSummary
+from nudges.preferences import ReflectionTime
+from nudges.texts import clock, duration
+
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_DAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_SPARKS = "▁▂▃▄▅▆▇█"
+# Free text from elsewhere (an error, a typo echoed back) is cut to this; a sentence, not a page.
+_MAX_ECHO = 300
+# A home tab lists at most this many stretches of meetings before saying "and N more".
+_MAX_BLOCKS_LISTED = 8
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """Make outside text safe inside mrkdwn: Slack reads ``<``, ``>`` and ``&`` as markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _echo(text: str) -> str:
+    """Outside free text, escaped and kept to one short line."""
+    line = " ".join(text.split())
+    if len(line) > _MAX_ECHO:
+        line = line[: _MAX_ECHO - 1].rstrip() + "…"
+    return escape(line)
+
+
+def _sentence(text: str) -> str:
+    """``text`` with a capital first letter and a full stop, unless it already ends in one."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?…" else text + "."
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else many or one + 's'}"
+
+
+def sparkline(values: Sequence[float], *, low: float, high: float) -> str:
+    """Values between ``low`` and ``high`` as bars, lowest ▁ to highest █."""
+    span = high - low
+    top = len(_SPARKS) - 1
+    return "".join(
+        _SPARKS[max(0, min(top, round((v - low) / span * top)))] if span else _SPARKS[0]
+        for v in values
+    )
+
+
+def local_clock(moment: datetime, tz: ZoneInfo) -> str:
+    return clock(moment.astimezone(tz))
+
+
+def day_label(day: date) -> str:
+    """``Mon 23 Nov``."""
+    return f"{_DAY_ABBR[day.weekday()]} {day.day} {_MONTH_ABBR[day.month - 1]}"
+
+
+def when(moment: datetime, *, now: datetime, tz: ZoneInfo) -> str:
+    """A moment as people say it, from ``now``: ``14:30``, ``tomorrow 09:00``, ``Mon 09:00``,
+    ``Tue 1 Dec 09:00``."""
+    local, today = moment.astimezone(tz), now.astimezone(tz).date()
+    days = (local.date() - today).days
+    if days == 0:
+        return clock(local)
+    if days == 1:
+        return f"tomorrow {clock(local)}"
+    if 1 < days < 7:
+        return f"{_DAY_ABBR[local.weekday()]} {clock(local)}"
+    year = f" {local.year}" if local.year != today.year else ""
+    return f"{day_label(local.date())}{year} {clock(local)}"
+
+
+def _seconds(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} seconds"
+    minutes, rest = divmod(seconds, 60)
+    if rest == 0:
+        return _plural(minutes, "minute")
+    return f"about {_plural(round(seconds / 60), 'minute')}"
+
+
+def _score(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
+
+
+# --- plain text: buttons, titles, labels -------------------------------------------------------
+
+DONE_BUTTON = "Done"
+SNOOZE_BUTTON = "Snooze 10 min"
+NOT_NOW_BUTTON = "Not now"
+FEWER_BUTTON = "Fewer like this"
+HELPED_BUTTON = "👍 It helped"
+UNHELPFUL_BUTTON = "👎 Not really"
+REFLECT_BUTTON = "Reflect on my week"
+FORGET_BUTTON = "Delete everything"
+FORGET_KEEP_BUTTON = "Keep my data"
+FORGET_CONFIRM_TITLE = "Delete everything?"
+FORGET_CONFIRM_TEXT = (
+    "Your settings, calendar address, /feel logs, reflections and reset history will be "
+    "gone for good."
+)
+FORGET_CONFIRM_YES = "Yes, delete it all"
+FORGET_CONFIRM_NO = "No, keep it"
+HOME_SAVE_BUTTON = "Save settings"
+
+FEEL_MODAL_TITLE = "How are you doing?"
+FEEL_MODAL_SUBMIT = "Log it"
+REFLECTION_MODAL_TITLE = "Your week"
+REFLECTION_MODAL_SUBMIT = "Save"
+MODAL_CLOSE = "Cancel"
+
+FEEL_SCORE_LABEL = "Right now I feel…"
+FEEL_SCORES = {
+    1: "1 · Running on empty",
+    2: "2 · Low",
+    3: "3 · Okay",
+    4: "4 · Good",
+    5: "5 · Full of energy",
+}
+FEEL_WEIGHED_LABEL = "What weighed most today?"
+FEEL_WEIGHED_PLACEHOLDER = "Pick one, if you like"
+WEIGHED_LABELS = {
+    Weighed.MEETINGS: "Meetings",
+    Weighed.WORKLOAD: "The amount of work",
+    Weighed.PEOPLE: "People",
+    Weighed.SLEEP: "Sleep",
+    Weighed.OTHER: "Something else",
+}
+FEEL_NOTE_LABEL = "A few words"
+FEEL_NOTE_PLACEHOLDER = "Anything you want to remember about today"
+FEEL_NOTE_HINT = "Only you can ever read this."
+FEEL_MODAL_PRIVACY = "Only you can see what you log here."
+
+REFLECTION_MODAL_INTRO = (
+    "A few minutes to look back on your week. Answer one question, all of them or none: "
+    "only you will ever read your answers."
+)
+REFLECTION_ANSWER_PLACEHOLDER = "Write as much or as little as you like"
+
+HOME_HEADER_TODAY = "Today"
+HOME_HEADER_SETTINGS = "Your settings"
+HOME_OPTED_IN_LABEL = "Baseline"
+HOME_OPTED_IN_OPTION = "On: resets, heads-ups and a weekly reflection"
+HOME_HEADS_UP_LABEL = "Heavy days"
+HOME_HEADS_UP_OPTION = "A heads-up in the morning when a day looks heavy"
+HOME_WORK_START_LABEL = "Working hours start"
+HOME_WORK_END_LABEL = "Working hours end"
+HOME_WORK_DAYS_LABEL = "Working days"
+HOME_QUIET_START_LABEL = "Quiet hours start"
+HOME_QUIET_END_LABEL = "Quiet hours end"
+HOME_QUIET_HINT = (
+    "No messages at all during quiet hours. To turn them off, use /baseline quiet off."
+)
+HOME_REFLECTION_DAY_LABEL = "Weekly reflection day"
+HOME_REFLECTION_OFF = "No weekly reflection"
+HOME_REFLECTION_TIME_LABEL = "Weekly reflection time"
+HOME_PICK_TIME = "Pick a time"
+
+
+# --- /baseline help and small replies ----------------------------------------------------------
+
+
+def did_you_mean(suggestion: str) -> str:
+    return f"Did you mean `/baseline {_echo(suggestion)}`?"
+
+
+HELP_INTRO = (
+    "*Baseline* helps you come back to baseline between meetings. Everything it knows "
+    "about you is visible to you alone. Here is what you can tell it:"
+)
+HELP_SECTIONS = (
+    "*Start and stop*\n"
+    "`/baseline on` · start resets between meetings, heavy-day heads-ups and a weekly "
+    "reflection\n"
+    "`/baseline off` · stop all of them\n"
+    "`/baseline status` · see what Baseline is set to do for you",
+    "*Your calendar*\n"
+    "`/baseline calendar <ics-url>` · connect a calendar by its secret iCal (ICS) address; "
+    "only busy times are read\n"
+    "`/baseline calendar off` · disconnect it",
+    "*Your time*\n"
+    "`/baseline hours 09:00-17:30 [mon-fri]` · your working hours, and days if you like\n"
+    "`/baseline quiet 18:00-08:00` or `/baseline quiet off` · hours with no messages at all\n"
+    "`/baseline pause 2h`, `pause until monday` or `pause until 2026-12-01` · take a break "
+    "from Baseline\n"
+    "`/baseline resume` · end a pause early\n"
+    "`/baseline reflection fri 16:00` or `/baseline reflection off` · when your weekly "
+    "reflection arrives",
+    "*Your data*\n"
+    "`/baseline week` · your own week, with a chart\n"
+    "`/baseline export` · everything Baseline keeps about you\n"
+    "`/baseline forget` · delete all of it",
+    "*How you feel*\n"
+    "`/feel 1-5 [words]` · log how you feel, e.g. `/feel 2 drained after four calls`; "
+    "`/feel` on its own opens a short form",
+)
+HELP_FALLBACK = "Baseline commands: /baseline on, off, status, calendar, hours, quiet, pause, …"
+
+
+def feel_usage(problem: str) -> str:
+    return (
+        f"{_sentence(_echo(problem))} To log how you feel, give a number from 1 (running on "
+        "empty) to 5 (full of energy), and a few words if you like: `/feel 3` or "
+        "`/feel 2 drained after four calls`. `/feel` on its own opens a short form."
+    )
+
+
+def feel_saved(score: int) -> str:
+    return f"Thanks for checking in. Logged: *{score}* out of 5."
+
+
+def feel_trend(trend: FeelTrend) -> str | None:
+    """A line about the person's own recent logs, or None before there is anything to show."""
+    parts = []
+    if len(trend.recent) >= 2:
+        parts.append(
+            f"Your last {len(trend.recent)} logs: {sparkline(trend.recent, low=1, high=5)}"
+        )
+    if trend.this_week is not None and trend.last_week is not None:
+        parts.append(
+            f"this week {_score(trend.this_week)} on average, last week {_score(trend.last_week)}"
+        )
+    elif trend.this_week is not None:
+        parts.append(f"this week {_score(trend.this_week)} on average")
+    if not parts:
+        return None
+    return _sentence(" · ".join(parts))
+
+
+ONLY_YOU = "Only you can see this."
+STORAGE_UNAVAILABLE = (
+    "Sorry, I couldn't save that just now, so nothing has changed. Please try again in a minute."
+)
+
+
+def confirmation(text: str) -> str:
+    return f"✓ {_sentence(_echo(text))}"
+
+
+def error(text: str) -> str:
+    return _sentence(_echo(text))
+
+
+# --- replies to /baseline subcommands (sent through blocks.confirmation / error_message) ---
+
+
+UNKNOWN_COMMAND = "I didn't catch that. `/baseline help` lists everything I understand."
+TURNED_ON = (
+    "Baseline is on. Resets between meetings, heavy-day heads-ups and your weekly "
+    "reflection will come as DMs from Baseline."
+)
+TURNED_OFF = (
+    "Baseline is off: no more resets, heads-ups or reflections. What it kept stays until "
+    "you use `/baseline forget`."
+)
+RESUMED = "Welcome back: your pause is over."
+CALENDAR_REMOVED = "Calendar disconnected, and its address deleted."
+NO_CALENDAR = "There was no calendar connected, so nothing changed."
+EXPORT_SENT = "Done: a file with everything Baseline keeps about you is in your DM with Baseline."
+EXPORT_COMMENT = "Everything Baseline keeps about you, as JSON. Only you received this file."
+
+
+def not_yet(name: str) -> str:
+    return f"`/baseline {_echo(name)}` isn't ready yet."
+
+
+def calendar_saved(masked: str) -> str:
+    return (
+        f"Calendar connected: {escape(masked)}. Baseline reads only when you're busy, "
+        "never titles or names."
+    )
+
+
+def hours_set(hours: str, days: str | None) -> str:
+    return f"Working hours set to {hours}{'' if days is None else ', ' + days}."
+
+
+def quiet_set(quiet: str | None) -> str:
+    if quiet is None:
+        return "Quiet hours are off."
+    return f"Quiet hours set to {quiet}. No messages from Baseline then."
+
+
+def paused(until: datetime, tz: ZoneInfo) -> str:
+    local = until.astimezone(tz)
+    return (
+        f"Paused until {day_label(local.date())} {clock(local)}. "
+        "`/baseline resume` ends the pause early."
+    )
+
+
+def reflection_set(reflection: ReflectionTime | None) -> str:
+    if reflection is None:
+        return "Weekly reflection turned off."
+    return (
+        f"Your weekly reflection will come on {reflection_time(reflection.weekday, reflection.at)}."
+    )
+
+
+def week_chart_title(first_day: date) -> str:
+    return f"Your week from {day_label(first_day)}"
+
+
+# --- form errors (plain text: Slack shows modal errors as they are) ----------------------------
+
+
+FORM_BAD_TIME = "That doesn't look like a time. Pick one from the list."
+FORM_SAME_TIMES = "Start and end can't be the same time."
+FORM_NEED_BOTH = "Pick both a start and an end time, or neither."
+FORM_NO_DAYS = "Pick at least one working day."
+FEEL_PICK_SCORE = "Pick a number from 1 to 5."
+FEEL_PICK_WEIGHED = "Pick one of the options, or leave it empty."
+
+
+def note_too_long(limit: int) -> str:
+    return f"That's a little long: keep it under {limit:,} characters, please."
+
+
+# --- resets ------------------------------------------------------------------------------------
+
+
+def reset_fallback(title: str) -> str:
+    return f"A short reset: {escape(title)}"
+
+
+def practice(title: str, text: str) -> str:
+    return f"*{escape(title)}*\n{escape(text)}"
+
+
+def practice_timing(seconds: int, *, while_connecting: bool, until: datetime, tz: ZoneInfo) -> str:
+    takes = f"Takes {_seconds(seconds)}"
+    if while_connecting:
+        takes += ", easy to do while the next call connects"
+    return f"{takes} · good until {local_clock(until, tz)}"
+
+
+NICELY_DONE = "Nicely done."
+DID_IT_HELP = "Did it help?"
+
+
+def reset_done(title: str) -> str:
+    return f"*{escape(title)}* · {NICELY_DONE} {DID_IT_HELP}"
+
+
+THEME_PHRASES = {
+    PracticeTheme.BREATHING: "breathing practices",
+    PracticeTheme.EYES: "eye rests",
+    PracticeTheme.BODY: "body practices",
+    PracticeTheme.WALK: "short walks",
+    PracticeTheme.WATER: "water breaks",
+    PracticeTheme.CLOSE_THE_LOOP: "close-the-loop practices",
+}
+
+
+def reset_closed(
+    title: str,
+    theme: PracticeTheme,
+    *,
+    outcome: Outcome,
+    helped: bool | None,
+    snooze_until: datetime | None,
+    tz: ZoneInfo,
+) -> str:
+    """The last word on a reset, once the person has answered it (or it has lapsed)."""
+    name = f"*{escape(title)}*"
+    if outcome is Outcome.DONE:
+        if helped is True:
+            return (
+                f"{name} · done, and it helped. Practices that help you come up a bit more often."
+            )
+        if helped is False:
+            return f"{name} · done. Thanks for saying it didn't help; this one will come up less."
+        return f"{name} · done. Nicely done."
+    if outcome is Outcome.SNOOZED:
+        if snooze_until is None:
+            return f"{name} · snoozed. It will come back in a few minutes."
+        return f"{name} · snoozed until {local_clock(snooze_until, tz)}. It will come back then."
+    if outcome is Outcome.NOT_NOW:
+        return f"{name} · skipped this time. That's fine."
+    if outcome is Outcome.FEWER:
+        return f"{name} · got it: {THEME_PHRASES[theme]} will come less often from now on."
+    return f"{name} · this one's moment has passed. Nothing to do."
+
+
+# --- heavy day and the week ----------------------------------------------------------------
+
+
+HEAVY_DAY_FOOTER = "Just for you. Heads-ups can be turned off on Baseline's Home tab."
+
+WEEK_HEADER = "Your week"
+REFLECTION_HEADER = "Your week, looking back"
+REFLECTION_FALLBACK = "Your week is nearly done. A few minutes to look back, just for you."
+REFLECTION_PROMPTS_INTRO = "A few questions, just for you:"
+REFLECTION_FOOTER = "Only you can see this and your answers. Skip any question you like."
+WEEK_FOOTER = "Only you can see this. It comes from your own calendar, resets and /feel logs."
+SIGNAL_FOOTER = "A pattern in your own data, not a verdict about you."
+
+
+def week_facts(summary: WeekSummary) -> str:
+    """Meetings, resets and feel for the week, one line each."""
+    if summary.meeting_minutes < 1:
+        meetings = "none on your calendar"
+    else:
+        meetings = duration(summary.meeting_minutes)
+        if summary.chains:
+            meetings += (
+                f", with {_plural(summary.chains, 'back-to-back chain')}; the longest "
+                f"stretch was {duration(summary.longest_chain_minutes)}"
+            )
+        else:
+            meetings += ", with no back-to-back chains"
+    total = summary.resets_done + summary.resets_snoozed + summary.resets_skipped
+    if total == 0:
+        resets = "none this week"
+    else:
+        done = f"{summary.resets_done} done"
+        if summary.helped:
+            done += f" ({summary.helped} helped)"
+        resets = f"{done}, {summary.resets_snoozed} snoozed, {summary.resets_skipped} skipped"
+    if summary.feel_average is None:
+        feel = "no /feel logs this week"
+    else:
+        feel = f"{_score(summary.feel_average)} out of 5 on average, from your /feel logs"
+    return f"*Meetings:* {meetings}.\n*Resets:* {resets}.\n*How you felt:* {feel}."
+
+
+def week_days(summary: WeekSummary) -> str | None:
+    """One line per day that had meetings or a /feel log, or None if none did."""
+    minutes = dict(summary.meeting_minutes_by_day)
+    feel = dict(summary.feel_by_day)
+    lines = []
+    for day in sorted(set(minutes) | set(feel)):
+        parts = []
+        if minutes.get(day, 0.0) >= 1:
+            parts.append(f"{duration(minutes[day])} of meetings")
+        if day in feel:
+            parts.append(f"felt {_score(feel[day])}")
+        if parts:
+            lines.append(f"`{day_label(day)}` " + " · ".join(parts))
+    return "\n".join(lines) or None
+
+
+def week_trend(trend: FeelTrend) -> str | None:
+    if trend.this_week is None or trend.last_week is None:
+        return None
+    change = {
+        "up": "a little higher than",
+        "down": "a little lower than",
+        "steady": "about the same as",
+    }.get(trend.direction, "compared with")
+    return (
+        f"Your average this week ({_score(trend.this_week)}) is {change} last week's "
+        f"({_score(trend.last_week)})."
+    )
+
+
+REFLECTION_SAVED = (
+    "Saved. Your answers are just for you; `/baseline export` brings them back any time."
+)
+
+SIGNALS = {
+    Signal.OVERLOAD: (
+        "Looking at your recent weeks, your lower-energy days tend to be your heaviest "
+        "meeting days, and lighter days look better. That kind of tiredness usually eases "
+        "with lighter days and real rest, so protecting a gap or two next week may help."
+    ),
+    Signal.MISMATCH: (
+        "Looking at your recent weeks, your energy has been low on lighter days too, not only "
+        "on the busy ones. It may be worth noticing which kinds of work drain you and which "
+        "give something back: rest on its own may not be the whole answer."
+    ),
+}
+
+
+def prompts(texts: Iterable[str]) -> str:
+    return "\n".join(f"• {escape(text)}" for text in texts)
+
+
+# --- support -----------------------------------------------------------------------------------
+
+
+SUPPORT_FALLBACK = "A private note from Baseline, just for you."
+SUPPORT_OPENING = (
+    "You've logged a low score a few times in a row. That sounds like a lot to carry, "
+    "and it's good that you're keeping track."
+)
+SUPPORT_FOOTER = "Only you can see this message. Nobody else has been told."
+
+
+def support_offer(support_url: str | None) -> str:
+    if support_url is None:
+        return (
+            "If it would help, talking it through with someone you trust can make things "
+            "lighter. Your workspace admin can also add your organisation's support "
+            "resources to Baseline, so they show up here."
+        )
+    # Inside <url|label> a "|" would end the address early.
+    url = escape(support_url).replace("|", "%7C")
+    return (
+        "If you'd like to talk to someone, your organisation offers support here: "
+        f"<{url}|support resources>. No pressure, it's there whenever you want it."
+    )
+
+
+# --- status --------------------------------------------------------------------------------
+
+
+def status_heading(opted_in: bool) -> str:
+    if opted_in:
+        return "*Baseline is on for you.*"
+    return "*Baseline is off for you.* Turn it on with `/baseline on`."
+
+
+def reflection_time(weekday: int, at: time) -> str:
+    return f"{DAY_NAMES[weekday]}s at {clock_time(at)}"
+
+
+def clock_time(at: time) -> str:
+    return f"{at:%H:%M}"
+
+
+def on_off(flag: bool) -> str:
+    return "on" if flag else "off"
+
+
+def status_lines(
+    *,
+    tz: str,
+    hours: str,
+    days: str,
+    quiet: str | None,
+    paused_until: str | None,
+    reflection: str | None,
+    resets: bool,
+    heads_up: bool,
+    calendar: str | None,
+) -> str:
+    lines = [
+        f"*Time zone:* {escape(tz)}",
+        f"*Working hours:* {hours}, {days}",
+        f"*Quiet hours:* {quiet or 'none'}",
+        f"*Paused:* until {paused_until}" if paused_until else "*Paused:* no",
+        f"*Resets between meetings:* {on_off(resets)}",
+        f"*Heavy-day heads-up:* {on_off(heads_up)}",
+        f"*Weekly reflection:* {reflection or 'off'}",
+        calendar_line(calendar),
+    ]
+    return "\n".join(lines)
+
+
+def calendar_line(calendar: str | None) -> str:
+    if calendar is None:
+        return "*Calendar:* not connected. Connect one with `/baseline calendar <ics-url>`."
+    return (
+        f"*Calendar:* {escape(calendar)}. To change it, use `/baseline calendar <ics-url>`; "
+        "`/baseline calendar off` disconnects it."
+    )
+
+
+STATUS_FALLBACK = "Your Baseline settings"
+STATUS_FOOTER = "Change anything on Baseline's Home tab, or see `/baseline help`."
+
+
+# --- forget --------------------------------------------------------------------------------
+
+
+FORGET_QUESTION = (
+    "This deletes everything Baseline keeps about you: your settings, calendar address, "
+    "/feel logs, reflections and reset history. It can't be undone. If you'd like a copy "
+    "first, use `/baseline export`."
+)
+
+
+def forgotten(count: int) -> str:
+    if count == 0:
+        return "There was nothing stored about you, so there was nothing to delete."
+    return (
+        f"Done: everything Baseline kept about you is deleted ({_plural(count, 'record')}). "
+        "If you use Baseline again, it starts from scratch."
+    )
+
+
+FORGET_CANCELLED = "Nothing was deleted. Everything stays as it was."
+
+
+# --- App Home ------------------------------------------------------------------------------
+
+
+def home_today(day: date) -> str:
+    return f"{HOME_HEADER_TODAY}, {day_label(day)}"
+
+
+def home_shape(shape: DayShape | None, *, calendar: str | None, tz: ZoneInfo) -> str:
+    if shape is None:
+        if calendar is None:
+            return (
+                "Connect a calendar to see the shape of your day here: "
+                "`/baseline calendar <ics-url>`."
+            )
+        return "Today's calendar hasn't been read yet. Check back in a few minutes."
+    if not shape.meetings:
+        return "No meetings today. Nothing to recover from, so Baseline stays quiet."
+    chains = shape.chains
+    summary = f"{_plural(len(shape.meetings), 'meeting')}, {duration(shape.meeting_minutes)} in all"
+    if chains:
+        summary += (
+            f"; {_plural(len(chains), 'back-to-back chain')}, the longest "
+            f"{duration(shape.longest_chain_minutes)}"
+        )
+    lines = [summary + "."]
+    for block in shape.blocks[:_MAX_BLOCKS_LISTED]:
+        span = f"{local_clock(block.start, tz)}–{local_clock(block.end, tz)}"
+        if block.is_back_to_back:
+            lines.append(f"• `{span}` back-to-back, {len(block.meetings)} meetings")
+        else:
+            lines.append(f"• `{span}` one meeting")
+    hidden = len(shape.blocks) - _MAX_BLOCKS_LISTED
+    if hidden > 0:
+        lines.append(f"• and {hidden} more")
+    return "\n".join(lines)
+
+
+def home_load(load: Sequence[tuple[datetime, float]], tz: ZoneInfo) -> str | None:
+    if not load:
+        return None
+    bars = sparkline([value for _, value in load], low=0.0, high=1.0)
+    peak_at, _ = max(load, key=lambda point: point[1])
+    return (
+        f"Load {local_clock(load[0][0], tz)} {bars} {local_clock(load[-1][0], tz)} "
+        f"· highest around {local_clock(peak_at, tz)}"
+    )
+
+
+def home_resets(count: int) -> str:
+    if count == 0:
+        return "No resets yet today."
+    return f"Resets so far today: {count}."
+
+
+def home_zone(tz: ZoneInfo) -> str:
+    return f"Times are in your time zone, {escape(tz.key)}."
+
+
+def home_paused(until: str) -> str:
+    return f"Paused until {until}. `/baseline resume` ends the pause early."
+
+
+def field_error(message: str) -> str:
+    return f"⚠️ {_sentence(_echo(message))}"
+
+
+HOME_FOOTER = (
+    "Only you can see this page. `/baseline export` shows everything Baseline keeps about "
+    "you; `/baseline forget` deletes it."
+)

@@ -1,0 +1,499 @@
+"""A fake Slack Web API over real HTTP: serves the methods Baseline calls and records every call.
+
+It can also answer a method with HTTP 429 + Retry-After, or with `{"ok": false, "error": ...}`,
+for the next few calls. Start it with `async with FakeSlack() as fake:` (or the `fake_slack`
+fixture) and give `fake.base_url` to the Web API client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import socket
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from tests.support import API_APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID
+
+JsonObject = dict[str, Any]
+
+RESPONSE_URL_METHOD = "response_url"
+"""`SlackCall.method` of a POST to a response URL (`FakeSlack.response_url()`)."""
+FILE_UPLOAD_METHOD = "file_upload"
+"""`SlackCall.method` of the file bytes posted to an upload URL from files.getUploadURLExternal."""
+
+_MAX_BODY = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SlackCall:
+    """One request the fake received and what it answered."""
+
+    method: str
+    params: dict[str, Any]
+    """Query string and form fields (strings) merged with the JSON body, as sent."""
+    headers: CIMultiDictProxy[str]
+    path: str
+    status: int
+    response: JsonObject | str
+
+    def param_json(self, name: str) -> Any:
+        """A parameter that may have been sent as a JSON string (form) or as JSON (body)."""
+        value = self.params[name]
+        return json.loads(value) if isinstance(value, str) else value
+
+
+@dataclass(frozen=True)
+class _ScriptedAnswer:
+    status: int
+    body: JsonObject
+    headers: dict[str, str]
+
+
+class _SlackError(Exception):
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class FakeSlack:
+    """The Slack Web API on 127.0.0.1 at a free port, for one test."""
+
+    def __init__(
+        self,
+        *,
+        user_tz: Mapping[str, str] | None = None,
+        default_tz: str = "Europe/Berlin",
+    ) -> None:
+        self.user_tz: dict[str, str] = dict(user_tz or {})
+        """users.info's `tz` per user id; others get `default_tz`."""
+        self.default_tz = default_tz
+        self.user_email: dict[str, str] = {}
+        """users.info's `profile.email` per user id; others get `<user id>@example.com`."""
+        self.dnd: dict[str, JsonObject] = {}
+        """Fields dnd.info returns per user id, over `{"dnd_enabled": False, ...}`."""
+        self.uploads: dict[str, bytes] = {}
+        """Bytes posted to each upload URL, by file id."""
+        self.requests: list[SlackCall] = []
+        self._scripts: dict[str, deque[_ScriptedAnswer]] = {}
+        self._upload_names: dict[str, str] = {}
+        self._open_dms: set[str] = set()
+        self._sequence = itertools.count(1)
+        self._arrived = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._methods: dict[str, Callable[[dict[str, Any]], JsonObject]] = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._chat_post_message,
+            "chat.update": self._chat_update,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "conversations.open": self._conversations_open,
+            "users.info": self._users_info,
+            "views.open": self._views_open,
+            "views.update": self._views_update,
+            "views.publish": self._views_publish,
+            "dnd.info": self._dnd_info,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
+        }
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> Self:
+        app = web.Application(client_max_size=_MAX_BODY)
+        app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_post("/upload/{file_id}", self._handle_upload)
+        app.router.add_post("/response/{response_id}", self._handle_response_url)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self._port = sock.getsockname()[1]
+        await web.SockSite(runner, sock, shutdown_timeout=1.0).start()
+        self._runner = runner
+        return self
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def origin(self) -> str:
+        if self._port is None:
+            raise RuntimeError("FakeSlack is not started")
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def base_url(self) -> str:
+        """The Web API base URL, ending in `/api/` (slack_sdk appends the method name)."""
+        return f"{self.origin}/api/"
+
+    # -- scripting -------------------------------------------------------------------------------
+
+    def rate_limit(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` with HTTP 429 and `Retry-After`."""
+        answer = _ScriptedAnswer(
+            status=429,
+            body={"ok": False, "error": "ratelimited"},
+            headers={"Retry-After": str(retry_after)},
+        )
+        self._scripts.setdefault(method, deque()).extend([answer] * times)
+
+    def fail(self, method: str, error: str, *, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` with `{"ok": false, "error": error}`."""
+        answer = _ScriptedAnswer(status=200, body={"ok": False, "error": error}, headers={})
+        self._scripts.setdefault(method, deque()).extend([answer] * times)
+
+    def dm_channel_id(self, user_id: str) -> str:
+        """The D… channel conversations.open (and chat.postMessage to a user id) gives a user."""
+        return f"D{user_id}"
+
+    def response_url(self, response_id: str | None = None) -> str:
+        """A response_url served by this fake; posts to it are recorded as `response_url`."""
+        return f"{self.origin}/response/{response_id or f'R{next(self._sequence):06d}'}"
+
+    # -- inspection ------------------------------------------------------------------------------
+
+    def calls(self, method: str | None = None) -> list[SlackCall]:
+        """Recorded calls, oldest first; only those of `method` if given."""
+        return [call for call in self.requests if method is None or call.method == method]
+
+    def last(self, method: str) -> SlackCall:
+        """The most recent call of `method`; fails the test if there was none."""
+        calls = self.calls(method)
+        assert calls, f"no {method} call; calls so far: {self._summary()}"
+        return calls[-1]
+
+    def responses(self, response_url: str | None = None) -> list[SlackCall]:
+        """Posts to response URLs (to the given one only, if passed), oldest first."""
+        return [
+            call
+            for call in self.calls(RESPONSE_URL_METHOD)
+            if response_url is None or f"{self.origin}{call.path}" == response_url
+        ]
+
+    async def wait_for(self, method: str, *, count: int = 1, timeout: float = 5.0) -> list[SlackCall]:
+        """Wait until `method` has been called `count` times; fails the test after `timeout` s."""
+        try:
+            async with asyncio.timeout(timeout):
+                while len(self.calls(method)) < count:
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            raise AssertionError(
+                f"expected {count} {method} call(s) within {timeout} s, got "
+                f"{len(self.calls(method))}; calls so far: {self._summary()}"
+            ) from None
+        return self.calls(method)
+
+    def clear(self) -> None:
+        """Forget recorded calls, uploads and scripted answers."""
+        self.requests.clear()
+        self.uploads.clear()
+        self._scripts.clear()
+
+    def _summary(self) -> list[str]:
+        return [call.method for call in self.requests]
+
+    def _record(
+        self,
+        request: web.Request,
+        *,
+        method: str,
+        params: dict[str, Any],
+        status: int,
+        response: JsonObject | str,
+    ) -> None:
+        headers = CIMultiDictProxy(CIMultiDict(request.headers))
+        call = SlackCall(
+            method=method,
+            params=params,
+            headers=headers,
+            path=request.path,
+            status=status,
+            response=response,
+        )
+        self.requests.append(call)
+        self._arrived.set()
+
+    # -- HTTP handlers ---------------------------------------------------------------------------
+
+    async def _handle_api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await _read_params(request)
+        scripted = self._scripts.get(method)
+        if scripted:
+            answer = scripted.popleft()
+            self._record(
+                request, method=method, params=params, status=answer.status, response=answer.body
+            )
+            return web.json_response(answer.body, status=answer.status, headers=answer.headers)
+        try:
+            if not _has_token(request, params):
+                raise _SlackError("not_authed")
+            handler = self._methods.get(method)
+            if handler is None:
+                raise _SlackError("unknown_method")
+            body = {"ok": True, **handler(params)}
+        except _SlackError as error:
+            body = {"ok": False, "error": error.error}
+        self._record(request, method=method, params=params, status=200, response=body)
+        return web.json_response(body)
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        data = await request.read()
+        params: dict[str, Any] = {"file_id": file_id, "size": len(data)}
+        if file_id not in self._upload_names:
+            self._record(
+                request, method=FILE_UPLOAD_METHOD, params=params, status=404, response="not found"
+            )
+            return web.Response(status=404, text="not found")
+        self.uploads[file_id] = data
+        text = f"OK - {len(data)}"
+        self._record(request, method=FILE_UPLOAD_METHOD, params=params, status=200, response=text)
+        return web.Response(text=text)
+
+    async def _handle_response_url(self, request: web.Request) -> web.Response:
+        params = await _read_params(request)
+        scripted = self._scripts.get(RESPONSE_URL_METHOD)
+        answer = scripted.popleft() if scripted else None
+        status, body = (answer.status, answer.body) if answer else (200, {"ok": True})
+        self._record(request, method=RESPONSE_URL_METHOD, params=params, status=status, response=body)
+        return web.json_response(body, status=status, headers=answer.headers if answer else None)
+
+    # -- Web API methods -------------------------------------------------------------------------
+
+    def _next_ts(self) -> str:
+        n = next(self._sequence)
+        return f"{1_700_000_000 + n}.{n:06d}"
+
+    def _channel_for(self, channel: str) -> str:
+        # Posting to a user id lands in the DM with that user, as on Slack.
+        return self.dm_channel_id(channel) if channel[:1] in {"U", "W"} else channel
+
+    def _message(self, params: dict[str, Any], ts: str) -> JsonObject:
+        message: JsonObject = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "app_id": API_APP_ID,
+            "team": TEAM_ID,
+            "text": params.get("text", ""),
+            "ts": ts,
+        }
+        # Form-encoded clients send these as JSON strings.
+        for name in ("blocks", "attachments", "metadata"):
+            if params.get(name) is not None:
+                message[name] = _maybe_json(params[name])
+        if params.get("thread_ts"):
+            message["thread_ts"] = params["thread_ts"]
+        return message
+
+    def _auth_test(self, params: dict[str, Any]) -> JsonObject:
+        return {
+            "url": f"https://{TEAM_DOMAIN}.slack.com/",
+            "team": "Baseline Test",
+            "user": "baseline",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _chat_post_message(self, params: dict[str, Any]) -> JsonObject:
+        if not params.get("channel"):
+            raise _SlackError("channel_not_found")
+        if not any(params.get(name) for name in ("text", "blocks", "attachments")):
+            raise _SlackError("no_text")
+        ts = self._next_ts()
+        channel = self._channel_for(params["channel"])
+        return {"channel": channel, "ts": ts, "message": self._message(params, ts)}
+
+    def _chat_update(self, params: dict[str, Any]) -> JsonObject:
+        _require(params, "channel", "ts")
+        ts = params["ts"]
+        channel = self._channel_for(params["channel"])
+        return {
+            "channel": channel,
+            "ts": ts,
+            "text": params.get("text", ""),
+            "message": self._message(params, ts),
+        }
+
+    def _chat_post_ephemeral(self, params: dict[str, Any]) -> JsonObject:
+        _require(params, "channel", "user")
+        return {"message_ts": self._next_ts()}
+
+    def _conversations_open(self, params: dict[str, Any]) -> JsonObject:
+        if params.get("channel"):
+            return {"channel": {"id": params["channel"]}, "already_open": True}
+        _require(params, "users")
+        users = str(params["users"]).split(",")
+        if len(users) != 1:
+            raise _SlackError("not_supported_by_fake")
+        channel = self.dm_channel_id(users[0])
+        already_open = channel in self._open_dms
+        self._open_dms.add(channel)
+        return {"channel": {"id": channel}, "already_open": already_open}
+
+    def _users_info(self, params: dict[str, Any]) -> JsonObject:
+        _require(params, "user")
+        user_id = str(params["user"])
+        tz = self.user_tz.get(user_id, self.default_tz)
+        local_now = datetime.now(UTC).astimezone(ZoneInfo(tz))
+        offset = local_now.utcoffset()
+        name = user_id.lower()
+        email = self.user_email.get(user_id, f"{name}@example.com")
+        return {
+            "user": {
+                "id": user_id,
+                "team_id": TEAM_ID,
+                "name": name,
+                "real_name": f"User {user_id}",
+                "deleted": False,
+                "is_bot": False,
+                "is_app_user": False,
+                "tz": tz,
+                "tz_label": local_now.tzname(),
+                "tz_offset": int(offset.total_seconds()) if offset is not None else 0,
+                "profile": {
+                    "real_name": f"User {user_id}",
+                    "display_name": name,
+                    "email": email,
+                    "team": TEAM_ID,
+                },
+            }
+        }
+
+    def _view(self, view: Any, *, view_id: str | None = None) -> JsonObject:
+        if not isinstance(view, dict):
+            raise _SlackError("invalid_arguments")
+        n = next(self._sequence)
+        view_id = view_id or f"V{n:08d}"
+        return {
+            **view,
+            "id": view_id,
+            "team_id": TEAM_ID,
+            "app_id": API_APP_ID,
+            "bot_id": BOT_ID,
+            "app_installed_team_id": TEAM_ID,
+            "state": {"values": {}},
+            "hash": f"{1_700_000_000 + n}.h{n:06d}",
+            "root_view_id": view_id,
+            "previous_view_id": None,
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "external_id": view.get("external_id", ""),
+        }
+
+    def _views_open(self, params: dict[str, Any]) -> JsonObject:
+        _require(params, "trigger_id", "view")
+        return {"view": self._view(_maybe_json(params["view"]))}
+
+    def _views_update(self, params: dict[str, Any]) -> JsonObject:
+        _require(params, "view")
+        if not (params.get("view_id") or params.get("external_id")):
+            raise _SlackError("invalid_arguments")
+        return {"view": self._view(_maybe_json(params["view"]), view_id=params.get("view_id"))}
+
+    def _views_publish(self, params: dict[str, Any]) -> JsonObject:
+        _require(params, "user_id", "view")
+        view = _maybe_json(params["view"])
+        if not isinstance(view, dict) or view.get("type") != "home":
+            raise _SlackError("invalid_arguments")
+        return {"view": self._view(view, view_id=f"VH{params['user_id']}")}
+
+    def _dnd_info(self, params: dict[str, Any]) -> JsonObject:
+        user_id = str(params.get("user") or BOT_USER_ID)
+        defaults: JsonObject = {
+            "dnd_enabled": False,
+            "next_dnd_start_ts": 1,
+            "next_dnd_end_ts": 1,
+            "snooze_enabled": False,
+        }
+        return {**defaults, **self.dnd.get(user_id, {})}
+
+    def _files_get_upload_url_external(self, params: dict[str, Any]) -> JsonObject:
+        _require(params, "filename", "length")
+        file_id = f"F{next(self._sequence):08d}"
+        self._upload_names[file_id] = str(params["filename"])
+        return {"upload_url": f"{self.origin}/upload/{file_id}", "file_id": file_id}
+
+    def _files_complete_upload_external(self, params: dict[str, Any]) -> JsonObject:
+        _require(params, "files")
+        files = _maybe_json(params["files"])
+        if not isinstance(files, list) or not files:
+            raise _SlackError("invalid_arguments")
+        channel = params.get("channel_id")
+        completed = []
+        for entry in files:
+            file_id = entry.get("id") if isinstance(entry, dict) else None
+            if file_id not in self.uploads:
+                raise _SlackError("file_not_found")
+            name = self._upload_names[file_id]
+            completed.append(
+                {
+                    "id": file_id,
+                    "name": name,
+                    "title": entry.get("title") or name,
+                    "size": len(self.uploads[file_id]),
+                    "user": BOT_USER_ID,
+                    "channels": [channel] if channel else [],
+                }
+            )
+        return {"files": completed}
+
+
+async def _read_params(request: web.Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query)
+    if request.method != "POST" or not request.can_read_body:
+        return params
+    if request.content_type == "application/json":
+        body = await request.json()
+        if isinstance(body, dict):
+            params.update(body)
+    elif request.content_type in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+        form = await request.post()
+        params.update({name: value for name, value in form.items() if isinstance(value, str)})
+    return params
+
+
+def _has_token(request: web.Request, params: Mapping[str, Any]) -> bool:
+    authorization = request.headers.get("Authorization", "")
+    return bool(authorization.removeprefix("Bearer ").strip() or params.get("token"))
+
+
+def _require(params: Mapping[str, Any], *names: str) -> None:
+    if any(params.get(name) in (None, "") for name in names):
+        raise _SlackError("invalid_arguments")
+
+
+def _maybe_json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
