@@ -23,6 +23,8 @@ DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 _DAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _SPARKS = "▁▂▃▄▅▆▇█"
+# "<ics-url>" as mrkdwn: a bare <…> would be read as a link.
+_ICS_URL = "&lt;ics-url&gt;"
 # Free text from elsewhere (an error, a typo echoed back) is cut to this; a sentence, not a page.
 _MAX_ECHO = 300
 # A home tab lists at most this many stretches of meetings before saying "and N more".
@@ -197,7 +199,7 @@ HELP_SECTIONS = (
     "`/baseline off` · stop all of them\n"
     "`/baseline status` · see what Baseline is set to do for you",
     "*Your calendar*\n"
-    "`/baseline calendar <ics-url>` · connect a calendar by its secret iCal (ICS) address; "
+    f"`/baseline calendar {_ICS_URL}` · connect a calendar by its secret iCal (ICS) address; "
     "only busy times are read\n"
     "`/baseline calendar off` · disconnect it",
     "*Your time*\n"
@@ -572,9 +574,9 @@ def status_lines(
 
 def calendar_line(calendar: str | None) -> str:
     if calendar is None:
-        return "*Calendar:* not connected. Connect one with `/baseline calendar <ics-url>`."
+        return f"*Calendar:* not connected. Connect one with `/baseline calendar {_ICS_URL}`."
     return (
-        f"*Calendar:* {escape(calendar)}. To change it, use `/baseline calendar <ics-url>`; "
+        f"*Calendar:* {escape(calendar)}. To change it, use `/baseline calendar {_ICS_URL}`; "
         "`/baseline calendar off` disconnects it."
     )
 
@@ -617,7 +619,7 @@ def home_shape(shape: DayShape | None, *, calendar: str | None, tz: ZoneInfo) ->
         if calendar is None:
             return (
                 "Connect a calendar to see the shape of your day here: "
-                "`/baseline calendar <ics-url>`."
+                f"`/baseline calendar {_ICS_URL}`."
             )
         return "Today's calendar hasn't been read yet. Check back in a few minutes."
     if not shape.meetings:

@@ -91,7 +91,11 @@ def test_every_slash_command_is_there_with_its_hint() -> None:
 def test_app_home_bot_user_scopes_and_events() -> None:
     manifest = parse(render_manifest(URL))
     features = manifest["features"]
-    assert features["app_home"] == {"home_tab_enabled": True, "messages_tab_enabled": True}
+    assert features["app_home"] == {
+        "home_tab_enabled": True,
+        "messages_tab_enabled": True,
+        "messages_tab_read_only_enabled": True,
+    }
     assert features["bot_user"] == {"display_name": "baseline", "always_online": False}
     bot_scopes = manifest["oauth_config"]["scopes"]["bot"]
     assert set(bot_scopes) == SCOPES

@@ -193,7 +193,9 @@ class FakeSlack:
             if response_url is None or f"{self.origin}{call.path}" == response_url
         ]
 
-    async def wait_for(self, method: str, *, count: int = 1, timeout: float = 5.0) -> list[SlackCall]:
+    async def wait_for(
+        self, method: str, *, count: int = 1, timeout: float = 5.0
+    ) -> list[SlackCall]:
         """Wait until `method` has been called `count` times; fails the test after `timeout` s."""
         try:
             async with asyncio.timeout(timeout):
@@ -280,7 +282,9 @@ class FakeSlack:
         scripted = self._scripts.get(RESPONSE_URL_METHOD)
         answer = scripted.popleft() if scripted else None
         status, body = (answer.status, answer.body) if answer else (200, {"ok": True})
-        self._record(request, method=RESPONSE_URL_METHOD, params=params, status=status, response=body)
+        self._record(
+            request, method=RESPONSE_URL_METHOD, params=params, status=status, response=body
+        )
         return web.json_response(body, status=status, headers=answer.headers if answer else None)
 
     # -- Web API methods -------------------------------------------------------------------------
