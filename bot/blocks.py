@@ -131,13 +131,12 @@ def _one_line(text: str) -> Message:
 
 def help_message(suggestion: str | None = None) -> Message:
     """``/baseline help``: every subcommand, one line each; a guess first after a typo."""
-    blocks: list[Block] = []
-    if suggestion:
-        blocks.append(_section(texts.did_you_mean(suggestion)))
-    blocks.append(_section(texts.HELP_INTRO))
+    blocks: list[Block] = [_section(texts.HELP_INTRO)]
     blocks.extend(_section(part) for part in texts.HELP_SECTIONS)
-    fallback = texts.did_you_mean(suggestion) if suggestion else texts.HELP_FALLBACK
-    return Message(text=fallback, blocks=blocks)
+    if suggestion is None or not suggestion.strip():
+        return Message(text=texts.HELP_FALLBACK, blocks=blocks)
+    question = texts.did_you_mean(suggestion)
+    return Message(text=question, blocks=[_section(question), *blocks])
 
 
 def feel_usage(problem: str) -> Message:
@@ -306,8 +305,7 @@ def reflection_dm(
         blocks.append(_section(texts.SIGNALS[summary.signal]))
         blocks.append(_context(texts.SIGNAL_FOOTER))
     if prompts:
-        questions = texts.prompts(p.text for p in prompts)
-        blocks.append(_section(f"{texts.REFLECTION_PROMPTS_INTRO}\n{questions}"))
+        blocks.append(_section(texts.prompts(p.text for p in prompts)))
     blocks.append(
         ActionsBlock(
             block_id="reflect",
@@ -528,12 +526,6 @@ def home_view(
         optional=True,
     )
     field(
-        "heads_up",
-        texts.HOME_HEADS_UP_LABEL,
-        _checkbox("heads_up", texts.HOME_HEADS_UP_OPTION, checked=prefs.heavy_day_heads_up),
-        optional=True,
-    )
-    field(
         "work_start",
         texts.HOME_WORK_START_LABEL,
         _timepicker("work_start", prefs.working_hours.start, tz),
@@ -580,6 +572,12 @@ def home_view(
         "reflection_time",
         texts.HOME_REFLECTION_TIME_LABEL,
         _timepicker("reflection_time", None if reflection is None else reflection.at, tz),
+        optional=True,
+    )
+    field(
+        "heads_up",
+        texts.HOME_HEADS_UP_LABEL,
+        _checkbox("heads_up", texts.HOME_HEADS_UP_OPTION, checked=prefs.heavy_day_heads_up),
         optional=True,
     )
     blocks.extend(

@@ -222,11 +222,13 @@ HELP_FALLBACK = "Baseline commands: /baseline on, off, status, calendar, hours, 
 
 
 def feel_usage(problem: str) -> str:
-    return (
-        f"{_sentence(_echo(problem))} To log how you feel, give a number from 1 (running on "
-        "empty) to 5 (full of energy), and a few words if you like: `/feel 3` or "
-        "`/feel 2 drained after four calls`. `/feel` on its own opens a short form."
+    usage = (
+        "To log how you feel, give a number from 1 (running on empty) to 5 (full of energy), "
+        "and a few words if you like: `/feel 3` or `/feel 2 drained after four calls`. "
+        "`/feel` on its own opens a short form."
     )
+    said = _sentence(_echo(problem))
+    return f"{said} {usage}" if said else usage
 
 
 def feel_saved(score: int) -> str:
@@ -261,8 +263,11 @@ def confirmation(text: str) -> str:
     return f"✓ {_sentence(_echo(text))}"
 
 
+SOMETHING_WENT_WRONG = "Something went wrong on my side. Please try again in a minute."
+
+
 def error(text: str) -> str:
-    return _sentence(_echo(text))
+    return _sentence(_echo(text)) or SOMETHING_WENT_WRONG
 
 
 # --- replies to /baseline subcommands (sent through blocks.confirmation / error_message) ---
@@ -352,10 +357,11 @@ def practice(title: str, text: str) -> str:
 
 
 def practice_timing(seconds: int, *, while_connecting: bool, until: datetime, tz: ZoneInfo) -> str:
-    takes = f"Takes {_seconds(seconds)}"
+    parts = [f"Takes {_seconds(seconds)}"]
     if while_connecting:
-        takes += ", easy to do while the next call connects"
-    return f"{takes} · good until {local_clock(until, tz)}"
+        parts.append("fine to do as your next call connects")
+    parts.append(f"useful until {local_clock(until, tz)}")
+    return " · ".join(parts)
 
 
 NICELY_DONE = "Nicely done."
@@ -363,7 +369,7 @@ DID_IT_HELP = "Did it help?"
 
 
 def reset_done(title: str) -> str:
-    return f"*{escape(title)}* · {NICELY_DONE} {DID_IT_HELP}"
+    return f"{NICELY_DONE} *{escape(title)}* is done. {DID_IT_HELP}"
 
 
 THEME_PHRASES = {
@@ -464,17 +470,22 @@ def week_days(summary: WeekSummary) -> str | None:
     return "\n".join(lines) or None
 
 
+_TREND_WORDS = {
+    "up": "a little higher than",
+    "down": "a little lower than",
+    "steady": "about the same as",
+}
+
+
 def week_trend(trend: FeelTrend) -> str | None:
     if trend.this_week is None or trend.last_week is None:
         return None
-    change = {
-        "up": "a little higher than",
-        "down": "a little lower than",
-        "steady": "about the same as",
-    }.get(trend.direction, "compared with")
+    change = _TREND_WORDS[trend.direction]  # "up", "down" or "steady" once both exist
+    # "Past 7 days", not "this week": the trend is rolling, the summary above is the
+    # calendar week, and the two averages may differ.
     return (
-        f"Your average this week ({_score(trend.this_week)}) is {change} last week's "
-        f"({_score(trend.last_week)})."
+        f"Over the past 7 days you averaged {_score(trend.this_week)}, {change} the 7 days "
+        f"before ({_score(trend.last_week)})."
     )
 
 
@@ -496,8 +507,9 @@ SIGNALS = {
 }
 
 
-def prompts(texts: Iterable[str]) -> str:
-    return "\n".join(f"• {escape(text)}" for text in texts)
+def prompts(questions: Iterable[str]) -> str:
+    listed = "\n".join(f"• {escape(question)}" for question in questions)
+    return f"{REFLECTION_PROMPTS_INTRO}\n{listed}"
 
 
 # --- support -----------------------------------------------------------------------------------

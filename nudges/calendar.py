@@ -9,11 +9,12 @@ span can reach the window, so the result is identical to parsing everything
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 import recurring_ical_events
@@ -67,6 +68,11 @@ _BUSY_PROPERTIES = frozenset(
 )
 _REBASE_STEP = {"DAILY": timedelta(days=1), "WEEKLY": timedelta(weeks=1)}
 _REBASE_SAFE_PARTS = frozenset({"FREQ", "INTERVAL", "UNTIL", "BYDAY", "WKST"})
+_TZID_PARAMETER = re.compile(r';TZID=("[^"]*"|[^;:]*)')
+# What icalendar's process-wide time zone cache was last told about each TZID that is not an
+# IANA name: the VTIMEZONE text that defined it, or "" when it was only looked up by name.
+_ZONES_SEEN: dict[str, str] = {}
+_MAX_ZONES_SEEN = 500
 _STAMP = re.compile(r"(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})Z?)?")
 _DURATION = re.compile(
     r"([+-])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?", re.IGNORECASE
@@ -107,10 +113,7 @@ def busy_intervals(
             "the calendar has an event repeating every second or minute, which is not a meeting"
         )
     try:
-        # icalendar keeps every VTIMEZONE it has seen in a process-wide cache keyed by TZID,
-        # first definition wins: without a reset, one person's "Customized Time Zone" would
-        # decide the times in the next person's feed (and undefined TZIDs would resolve).
-        icalendar.timezone.tzp.use_zoneinfo()
+        _isolate_time_zones(text)
         calendar = icalendar.Calendar.from_ical(text)
         query = recurring_ical_events.of(calendar)
         # A day's margin either side: the library compares floating times as if they were
@@ -367,6 +370,51 @@ class _Window:
             return True
         end = start + length
         return max(start, end) >= self.lo and min(start, end) <= self.hi
+
+
+def _isolate_time_zones(text: str) -> None:
+    """Make the TZIDs in ``text`` mean what this feed says, whatever was parsed before.
+
+    icalendar caches every VTIMEZONE it parses by TZID for the whole process, and the first
+    definition wins: another person's "Customized Time Zone" would decide the times in this
+    feed, and a TZID this feed never defines would resolve instead of being read in the
+    person's zone. Emptying the cache is the cure, but rebuilding an Outlook zone whose rules
+    start in 1601 costs tens of milliseconds, so it is emptied only when it would answer this
+    feed differently.
+    """
+    zones: dict[str, str] = {}
+    at = text.find("BEGIN:VTIMEZONE")
+    while at != -1:
+        end = text.find("END:VTIMEZONE", at)
+        if end == -1:
+            break
+        definition = text[at:end]
+        tzid = _value(definition, "\nTZID")
+        if tzid is not None:
+            zones.setdefault(tzid.strip('"').strip("/"), definition.replace("\r\n", "\n"))
+        at = text.find("BEGIN:VTIMEZONE", end)
+    for match in _TZID_PARAMETER.finditer(text):
+        zones.setdefault(match.group(1).strip('"').strip("/"), "")
+    zones = {tzid: definition for tzid, definition in zones.items() if not _is_iana(tzid)}
+    if (
+        not _ZONES_SEEN
+        or len(_ZONES_SEEN) > _MAX_ZONES_SEEN
+        or any(_ZONES_SEEN.get(tzid, seen) != seen for tzid, seen in zones.items())
+    ):
+        icalendar.timezone.tzp.use_zoneinfo()  # a fresh, empty cache
+        _ZONES_SEEN.clear()
+    for tzid, seen in zones.items():
+        _ZONES_SEEN.setdefault(tzid, seen)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_iana(tzid: str) -> bool:
+    """Whether the tz database knows ``tzid``: icalendar then never uses a cached VTIMEZONE."""
+    try:
+        ZoneInfo(tzid)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _repeats_too_often(text: str) -> bool:

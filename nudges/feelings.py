@@ -81,6 +81,4 @@ def feel_trend(entries: Sequence[FeelEntry], *, now: datetime, recent: int = 7) 
 def needs_support(entries: Sequence[FeelEntry]) -> bool:
     """Whether the last three logs were all 1 or 2 (the moment to offer support, privately)."""
     ordered = sorted(entries, key=lambda e: e.at)[-SUPPORT_STREAK:]
-    return len(ordered) == SUPPORT_STREAK and all(
-        e.score <= SUPPORT_THRESHOLD for e in ordered
-    )
+    return len(ordered) == SUPPORT_STREAK and all(e.score <= SUPPORT_THRESHOLD for e in ordered)

@@ -118,7 +118,7 @@ class FakeSlack:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         self._port = sock.getsockname()[1]
-        await web.SockSite(runner, sock, shutdown_timeout=1.0).start()
+        await web.SockSite(runner, sock).start()
         self._runner = runner
         return self
 
@@ -152,7 +152,8 @@ class FakeSlack:
     # -- scripting -------------------------------------------------------------------------------
 
     def rate_limit(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
-        """Answer the next `times` calls of `method` with HTTP 429 and `Retry-After`."""
+        """Answer the next `times` calls of `method` (a Web API method, or `RESPONSE_URL_METHOD`)
+        with HTTP 429, `Retry-After: retry_after` and `{"ok": false, "error": "ratelimited"}`."""
         answer = _ScriptedAnswer(
             status=429,
             body={"ok": False, "error": "ratelimited"},
@@ -215,6 +216,10 @@ class FakeSlack:
         self.uploads.clear()
         self._scripts.clear()
 
+    def _next_scripted(self, method: str) -> _ScriptedAnswer | None:
+        queue = self._scripts.get(method)
+        return queue.popleft() if queue else None
+
     def _summary(self) -> list[str]:
         return [call.method for call in self.requests]
 
@@ -244,9 +249,8 @@ class FakeSlack:
     async def _handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await _read_params(request)
-        scripted = self._scripts.get(method)
-        if scripted:
-            answer = scripted.popleft()
+        answer = self._next_scripted(method)
+        if answer is not None:
             self._record(
                 request, method=method, params=params, status=answer.status, response=answer.body
             )
@@ -279,8 +283,7 @@ class FakeSlack:
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         params = await _read_params(request)
-        scripted = self._scripts.get(RESPONSE_URL_METHOD)
-        answer = scripted.popleft() if scripted else None
+        answer = self._next_scripted(RESPONSE_URL_METHOD)
         status, body = (answer.status, answer.body) if answer else (200, {"ok": True})
         self._record(
             request, method=RESPONSE_URL_METHOD, params=params, status=status, response=body

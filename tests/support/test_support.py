@@ -8,7 +8,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -66,8 +66,8 @@ async def test_session_server_is_throwaway_and_not_persistent(
 ) -> None:
     assert redis_server.port != SHARED_REDIS_PORT
     assert redis_url == f"redis://127.0.0.1:{redis_server.port}/0"
-    assert await redis.config_get("save") == {b"save": b""}
-    assert await redis.config_get("appendonly") == {b"appendonly": b"no"}
+    assert await redis.config_get("save") == {"save": ""}
+    assert await redis.config_get("appendonly") == {"appendonly": "no"}
 
 
 @pytest.mark.parametrize("run", [1, 2])
@@ -336,7 +336,8 @@ def test_bodies_are_what_bolt_recognises() -> None:
         (event_callback_body({"type": "app_home_opened", "user": "U1"}), is_event),
     ]
     for body, predicate in bodies:
-        request = AsyncBoltRequest(body=body.decode(), headers=signed_headers(SECRET, body))
+        headers: dict[str, str | Sequence[str]] = {**signed_headers(SECRET, body)}
+        request = AsyncBoltRequest(body=body.decode(), headers=headers)
         assert predicate(request.body), body
 
 
