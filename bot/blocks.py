@@ -96,12 +96,12 @@ def _view(view: View) -> View:
 # --- small parts -----------------------------------------------------------------------------
 
 
-def _section(text: str, *, block_id: str | None = None) -> SectionBlock:
-    return SectionBlock(text=MarkdownTextObject(text=text), block_id=block_id)
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=text))
 
 
-def _context(text: str, *, block_id: str | None = None) -> ContextBlock:
-    return ContextBlock(elements=[MarkdownTextObject(text=text)], block_id=block_id)
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=text)])
 
 
 def _header(text: str) -> HeaderBlock:

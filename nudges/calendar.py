@@ -412,7 +412,7 @@ def _is_iana(tzid: str) -> bool:
     """Whether the tz database knows ``tzid``: icalendar then never uses a cached VTIMEZONE."""
     try:
         ZoneInfo(tzid)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America", a directory
         return False
     return True
 

@@ -480,26 +480,37 @@ def test_pruning_regressions(case: RegressionCase, prune: bool) -> None:
     assert busy(ics, day, "Europe/Berlin", prune=prune) == intervals(expected)
 
 
-def test_time_zones_do_not_leak_between_feeds() -> None:
-    """icalendar caches VTIMEZONEs by TZID for the whole process; each feed stands alone."""
-    event = one(
+def _zone_feeds() -> list[tuple[bytes, Spans]]:
+    """Feeds that give one TZID different meanings, and what each means (read from UTC)."""
+    custom = one(
         "DTSTART;TZID=Customized Time Zone:20260310T090000",
         "DTEND;TZID=Customized Time Zone:20260310T100000",
     )
-    kolkata = feed(event, head=KOLKATA_CUSTOM)
-    berlin = feed(event, head=BERLIN_VTIMEZONE.replace("Custom Berlin", "Customized Time Zone"))
-    undefined = feed(event)
+    windows = one(
+        "DTSTART;TZID=W. Europe Standard Time:20260310T090000",
+        "DTEND;TZID=W. Europe Standard Time:20260310T100000",
+    )
+    as_berlin = BERLIN_VTIMEZONE.replace("Custom Berlin", "Customized Time Zone")
+    odd_windows = KOLKATA_CUSTOM.replace("Customized Time Zone", "W. Europe Standard Time")
+    return [
+        (feed(custom, head=KOLKATA_CUSTOM), [("2026-03-10 03:30", "2026-03-10 04:30")]),
+        (feed(custom, head=as_berlin), [("2026-03-10 08:00", "2026-03-10 09:00")]),
+        (feed(custom), [("2026-03-10 09:00", "2026-03-10 10:00")]),  # undefined: the reader's
+        (feed(windows), [("2026-03-10 08:00", "2026-03-10 09:00")]),  # by name: Berlin
+        (feed(windows, head=odd_windows), [("2026-03-10 03:30", "2026-03-10 04:30")]),
+    ]
+
+
+@pytest.mark.parametrize("order", ["forward", "backward"])
+def test_time_zones_do_not_leak_between_feeds(order: str) -> None:
+    """icalendar caches VTIMEZONEs by TZID for the whole process; each feed stands alone."""
+    feeds = _zone_feeds()
+    if order == "backward":
+        feeds.reverse()
     for _ in range(2):
-        for prune in (True, False):
-            assert busy(kolkata, date(2026, 3, 10), "UTC", prune=prune) == intervals(
-                [("2026-03-10 03:30", "2026-03-10 04:30")]
-            )
-            assert busy(berlin, date(2026, 3, 10), "UTC", prune=prune) == intervals(
-                [("2026-03-10 08:00", "2026-03-10 09:00")]
-            )
-            assert busy(undefined, date(2026, 3, 10), "UTC", prune=prune) == intervals(
-                [("2026-03-10 09:00", "2026-03-10 10:00")]
-            )
+        for ics, expected in feeds:
+            for prune in (True, False):
+                assert busy(ics, date(2026, 3, 10), "UTC", prune=prune) == intervals(expected)
 
 
 def test_encodings_and_byte_order_mark() -> None:
