@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk.errors import SlackApiError
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from bot.app import Services
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Every reply must land inside Slack's 3-second window even when Redis hangs: the whole
 # store round trip of one request gets this long before the person is told.
@@ -100,7 +102,7 @@ def local_time(moment: datetime, tz: ZoneInfo) -> str:
     return f"{moment.astimezone(tz):%a %d %b %H:%M}"
 
 
-async def within_budget(work: Any) -> Any:
+async def within_budget(work: Awaitable[T]) -> T:
     """Run a store round trip, giving up after the reply budget (raises TimeoutError)."""
     async with asyncio.timeout(REPLY_BUDGET_SECONDS):
         return await work

@@ -81,7 +81,11 @@ async def publish_home(
 ) -> None:
     now = services.clock.now()
     try:
-        profile = draft or await within_budget(profile_with_zone(services, client, team, user))
+        profile = (
+            draft
+            if draft is not None
+            else await within_budget(profile_with_zone(services, client, team, user))
+        )
         busy = await within_budget(services.store.busy(team, user))
         calendar = await within_budget(services.store.calendar_url(team, user))
         preferences = profile.preferences

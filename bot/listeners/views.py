@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, texts
+from bot.blocks import MAX_ANSWER
 from bot.listeners.commands import record_feeling
 from bot.listeners.common import dm_channel, person_of, within_budget
 from bot.store import StoreUnavailableError
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from bot.app import Services
 
 logger = logging.getLogger(__name__)
-MAX_ANSWER = 2000
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -54,9 +54,8 @@ def register(app: AsyncApp, services: Services) -> None:
             )
         except (StoreUnavailableError, TimeoutError):
             message = blocks.storage_unavailable()
-        channel = await _dm_or_none(services, client, team, user)
-        if channel is not None:
-            await client.chat_postMessage(channel=channel, **message.to_dict())
+        channel = await _dm(services, client, team, user)
+        await client.chat_postMessage(channel=channel, **message.to_dict())
 
     @app.view("reflection_modal")
     async def reflection_submitted(
@@ -80,9 +79,8 @@ def register(app: AsyncApp, services: Services) -> None:
             message = blocks.reflection_saved()
         except (StoreUnavailableError, TimeoutError):
             message = blocks.storage_unavailable()
-        channel = await _dm_or_none(services, client, team, user)
-        if channel is not None:
-            await client.chat_postMessage(channel=channel, **message.to_dict())
+        channel = await _dm(services, client, team, user)
+        await client.chat_postMessage(channel=channel, **message.to_dict())
 
 
 def _values(body: dict[str, Any]) -> dict[str, str | None]:
@@ -101,9 +99,7 @@ def _values(body: dict[str, Any]) -> dict[str, str | None]:
     return out
 
 
-async def _dm_or_none(
-    services: Services, client: AsyncWebClient, team: str, user: str
-) -> str | None:
+async def _dm(services: Services, client: AsyncWebClient, team: str, user: str) -> str:
     try:
         return await within_budget(dm_channel(services, client, team, user))
     except (StoreUnavailableError, TimeoutError):
