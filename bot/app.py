@@ -8,17 +8,19 @@ built once here and passed to each ``register``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
 from bot.listeners import actions, commands, events, home, views
+from bot.replies import PooledRespond, SharedHttp
 from bot.store import Store
 from config.catalog import load_catalog
 from config.settings import Settings
@@ -68,6 +70,16 @@ def create_app(
         clock=clock,
         catalog=catalog or load_catalog(settings.catalog_path),
     )
+    http = SharedHttp()
+
+    @app.middleware
+    async def respond_over_shared_session(
+        context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+    ) -> None:
+        if context.response_url:
+            context["respond"] = PooledRespond(response_url=context.response_url, http=http)
+        await next()
+
     commands.register(app, services)
     actions.register(app, services)
     views.register(app, services)

@@ -8,7 +8,7 @@ the contract with the listeners.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -65,6 +65,7 @@ class Message:
 
     text: str
     blocks: list[Block]
+    _block_dicts: list[dict[str, Any]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.text.strip() or len(self.text) > MAX_TEXT:
@@ -74,10 +75,11 @@ class Message:
                 f"a message holds 1 to {MAX_MESSAGE_BLOCKS} blocks, not {len(self.blocks)}"
             )
         _check_block_ids(self.blocks)
-        self.to_dict()
+        # Serialising runs slack_sdk's validation; done once here, reused by every send.
+        object.__setattr__(self, "_block_dicts", [block.to_dict() for block in self.blocks])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "blocks": [block.to_dict() for block in self.blocks]}
+        return {"text": self.text, "blocks": self._block_dicts}
 
 
 def _check_block_ids(blocks: Sequence[Block]) -> None:

@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from nudges.clock import (
-    WEEKDAY_NAMES,
     ClockRange,
     Weekdays,
     local_instant,
@@ -25,6 +24,9 @@ from nudges.feelings import MAX_NOTE
 from nudges.preferences import ReflectionTime
 
 MAX_PAUSE = timedelta(days=90)
+_WEB_SCHEMES = ("http", "https", "webcal")
+# Day names are read from any prefix of three letters or more ("wed", "wedn", "wednesday").
+_DAY_WORDS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MAX_URL = 2000
 SUBCOMMANDS = (
     "help",
@@ -136,7 +138,8 @@ def parse_feel(text: str) -> FeelLog | None:
     stripped = text.strip()
     if not stripped:
         return None
-    match = re.fullmatch(r"(\d+)(?:\s*/\s*5)?(?:\s+(.*))?", stripped, re.DOTALL)
+    # Few digits: int() refuses more than 4,300 with a ValueError that is not a CommandError.
+    match = re.fullmatch(r"(\d{1,9})(?:\s*/\s*5)?(?:\s+(.*))?", stripped, re.DOTALL)
     if match is None:
         raise CommandError(
             "start with a number from 1 (drained) to 5 (great), like `/feel 3 long morning`"
@@ -168,10 +171,20 @@ def parse_pause(text: str, *, tz: ZoneInfo, now: datetime) -> datetime:
 
 
 def mask_url(url: str) -> str:
-    """Show enough of an ICS address to recognise it, never enough to use it."""
-    parts = urlsplit(url)
+    """Show enough of an ICS address to recognise it, never enough to use it: the scheme
+    (when it is a web one), the host and the last four characters."""
+    scheme, host = _scheme_and_host(url)
+    shown = f"{scheme}://" if scheme in _WEB_SCHEMES and host is not None else ""
     tail = url.rstrip("/")[-4:]
-    return f"{parts.scheme}://{parts.hostname or '?'}/…{tail}"
+    return f"{shown}{host or '?'}/…{tail}"
+
+
+def _scheme_and_host(url: str) -> tuple[str, str | None]:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower(), parts.hostname
+    except ValueError:  # an unclosed IPv6 bracket, for one
+        return "", None
 
 
 def _pause_end(words: str, *, tz: ZoneInfo, now: datetime) -> datetime:
@@ -191,14 +204,19 @@ def _pause_end(words: str, *, tz: ZoneInfo, now: datetime) -> datetime:
     today = now.astimezone(tz).date()
     if target == "tomorrow":
         return local_instant(today + timedelta(days=1), time(0), tz)
-    if target[:3] in WEEKDAY_NAMES and target.isalpha():
-        ahead = (WEEKDAY_NAMES.index(target[:3]) - today.weekday() - 1) % 7 + 1
+    weekday = _weekday(target)
+    if weekday is not None:
+        ahead = (weekday - today.weekday() - 1) % 7 + 1
         return local_instant(today + timedelta(days=ahead), time(0), tz)
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", target):
         try:
-            return local_instant(date.fromisoformat(target), time(0), tz)
+            day = date.fromisoformat(target)
         except ValueError as exc:
             raise CommandError(f"{target} is not a date") from exc
+        try:
+            return local_instant(day, time(0), tz)
+        except OverflowError as exc:  # 0001-01-01 east of UTC is before the first UTC day
+            raise CommandError("that time has already passed") from exc
     try:
         clock = parse_clock(target)
     except ValueError as exc:
@@ -216,10 +234,10 @@ def _calendar(arg: str) -> SetCalendar:
     url = arg.strip("<> ")
     if not url:
         raise CommandError("paste your calendar's secret iCal address after `/baseline calendar`")
-    if url.startswith("webcal://"):
-        url = "https://" + url.removeprefix("webcal://")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if url[: len("webcal://")].lower() == "webcal://":
+        url = "https://" + url[len("webcal://") :]
+    scheme, host = _scheme_and_host(url)
+    if scheme not in ("http", "https") or not host:
         raise CommandError("that is not a web address: it should start with https://")
     if len(url) > MAX_URL or " " in url:
         raise CommandError("that address does not look like a calendar link")
@@ -249,10 +267,21 @@ def _range(text: str, *, example: str) -> ClockRange:
 def _reflection(rest: list[str]) -> SetReflection:
     if len(rest) == 1 and rest[0].lower() in ("off", "none"):
         return SetReflection(None)
-    if len(rest) != 2 or rest[0][:3].lower() not in WEEKDAY_NAMES:
+    weekday = _weekday(rest[0].lower()) if len(rest) == 2 else None
+    if weekday is None:
         raise CommandError("say a day and time like `/baseline reflection fri 16:00`, or `off`")
     try:
         at = parse_clock(rest[1])
     except ValueError as exc:
         raise CommandError(f"`{rest[1]}` is not a time like 16:00") from exc
-    return SetReflection(ReflectionTime(weekday=WEEKDAY_NAMES.index(rest[0][:3].lower()), at=at))
+    return SetReflection(ReflectionTime(weekday=weekday, at=at))
+
+
+def _weekday(word: str) -> int | None:
+    """0 (Monday) to 6 for ``mon``, ``tues``, ``weds``, ``thursday``…; None for other words."""
+    word = word.removesuffix(".")
+    if word == "weds":
+        return 2
+    if len(word) < 3:
+        return None
+    return next((i for i, name in enumerate(_DAY_WORDS) if name.startswith(word)), None)

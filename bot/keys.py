@@ -7,7 +7,11 @@ one Redis Cluster slot: multi-key operations (MULTI/EXEC, forget) never go CROSS
 
 from __future__ import annotations
 
+import re
+
 PREFIX = "bl"
+# The characters SCAN's MATCH treats specially; a backslash escapes the next character.
+_GLOB_SPECIAL = re.compile(r"([\\*?\[\]])")
 
 
 def person_tag(team: str, user: str) -> str:
@@ -30,7 +34,7 @@ def outcomes(team: str, user: str) -> str:
 
 
 def ratings(team: str, user: str) -> str:
-    """Hash practice id → JSON PracticeFeedback (👍 / 👎 counts)."""
+    """Hash ``<practice id>:helped`` / ``<practice id>:unhelpful`` → count (👍 / 👎)."""
     return f"{PREFIX}:{person_tag(team, user)}:ratings"
 
 
@@ -69,11 +73,25 @@ def support_offered(team: str, user: str) -> str:
     return f"{PREFIX}:{person_tag(team, user)}:support"
 
 
+def person_prefix(team: str, user: str) -> str:
+    """What every key of one person starts with."""
+    return f"{PREFIX}:{person_tag(team, user)}:"
+
+
 def person_pattern(team: str, user: str) -> str:
-    """A SCAN pattern that matches every key of one person (used by forget and export)."""
-    tag = person_tag(team, user).replace("[", "\\[").replace("]", "\\]")
-    tag = tag.replace("*", "\\*").replace("?", "\\?")
-    return f"{PREFIX}:{tag}:*"
+    """A SCAN pattern that matches every key of one person (used by forget and export).
+
+    Glob characters in the ids (``*?[]`` and the escape ``\\`` itself) are escaped, so the
+    pattern matches this person's keys literally. It can still match a key of an id that
+    extends this one past the tag's ``}`` (user ``U}:x``); :func:`is_person_key` tells them apart.
+    """
+    return _GLOB_SPECIAL.sub(r"\\\1", person_prefix(team, user)) + "*"
+
+
+def is_person_key(team: str, user: str, key: str) -> bool:
+    """Whether ``key`` is one of this person's keys (not one of a longer id's)."""
+    prefix = person_prefix(team, user)
+    return key.startswith(prefix) and "}" not in key[len(prefix) :]
 
 
 def event_seen(event_id: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -54,8 +54,14 @@ def _render(services: Services, team: str, user: str, nudge: Nudge, tz: ZoneInfo
 async def reschedule(
     client: AsyncWebClient, sent: SentNudge, practice: Practice, *, at: datetime, tz: ZoneInfo
 ) -> None:
-    """Snooze: Slack posts the same reset again at ``at`` (chat.scheduleMessage)."""
-    again = sent.nudge.model_copy(update={"at": at, "expires_at": max(sent.nudge.expires_at, at)})
+    """Snooze: Slack posts the same reset again at ``at`` (chat.scheduleMessage).
+
+    The copy stays useful for as long as the original was from its send time, so it never
+    arrives already "useful until" the minute it lands.
+    """
+    window = max(sent.nudge.expires_at - sent.nudge.at, timedelta(0))
+    expires_at = max(sent.nudge.expires_at, at + window)
+    again = sent.nudge.model_copy(update={"at": at, "expires_at": expires_at})
     message = blocks.reset_dm(again, practice, tz=tz)
     await client.chat_scheduleMessage(
         channel=sent.channel, post_at=int(at.timestamp()), **message.to_dict()
@@ -71,7 +77,9 @@ async def send_reflection(
     profile = await services.store.profile(team, user)
     tz = profile.preferences.tz
     summary = await week_summary(services, team, user, profile=profile, now=services.clock.now())
-    prompts = [p for p in services.catalog.prompts if p.id in nudge.prompts]
+    # In the nudge's order: the modal behind "Reflect" asks them in that order too.
+    by_id = {p.id: p for p in services.catalog.prompts}
+    prompts = [by_id[i] for i in nudge.prompts if i in by_id]
     message = blocks.reflection_dm(nudge, summary, prompts, tz=tz)
     channel = await dm_channel(services, client, team, user)
     response = await client.chat_postMessage(channel=channel, **message.to_dict())

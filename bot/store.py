@@ -79,6 +79,25 @@ class Store:
         sealed = self._vault.seal(entry.model_dump_json())
         await self._append(key, sealed, entry.at)
 
+    async def log_feeling_and_recent(
+        self, team: str, user: str, entry: FeelEntry, *, since: datetime, last: int = 3
+    ) -> tuple[list[FeelEntry], list[FeelEntry]]:
+        """Log ``entry`` and read back, in the same MULTI/EXEC (one round trip), the logs
+        since ``since`` and the ``last`` most recent ones (oldest first in both)."""
+        key = keys.feelings(team, user)
+        cutoff = (entry.at - self._retention).timestamp()
+        async with _reachable(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {self._vault.seal(entry.model_dump_json()): entry.at.timestamp()})
+            pipe.zremrangebyscore(key, "-inf", f"({cutoff}")
+            pipe.expire(key, self._retention)
+            pipe.zrangebyscore(key, since.timestamp(), "+inf")
+            pipe.zrange(key, -last, -1)
+            *_, window, latest = await pipe.execute()
+        return self._open_feelings(window), self._open_feelings(latest)
+
+    def _open_feelings(self, members: list[bytes]) -> list[FeelEntry]:
+        return [FeelEntry.model_validate_json(self._vault.open(_raw(m))) for m in members]
+
     async def feelings(self, team: str, user: str, *, since: datetime) -> list[FeelEntry]:
         async with _reachable():
             members = await self._redis.zrangebyscore(
@@ -250,12 +269,18 @@ class Store:
             "practice_ratings": {k: v.model_dump(mode="json") for k, v in history.feedback.items()},
             "fewer_of": sorted(t.value for t in history.fewer),
             "reflections": await self.reflections(team, user),
+            "busy": [b.model_dump(mode="json") for b in await self.busy(team, user)],
+            "sent_nudges": [s.model_dump(mode="json") for s in await self._all_sent(team, user)],
+            "support_offered": await self._support_offered(team, user),
             "dm_channel": await self.dm_channel(team, user),
         }
 
     async def person_keys(self, team: str, user: str) -> list[bytes]:
         async with _reachable():
-            return [k async for k in self._redis.scan_iter(match=keys.person_pattern(team, user))]
+            found = [
+                _raw(k) async for k in self._redis.scan_iter(match=keys.person_pattern(team, user))
+            ]
+        return [k for k in found if keys.is_person_key(team, user, k.decode(errors="replace"))]
 
     async def forget(self, team: str, user: str) -> int:
         """Delete every key of the person; returns how many were deleted."""
@@ -266,6 +291,16 @@ class Store:
             return int(await self._redis.delete(*found))
 
     # --- internals -----------------------------------------------------------------------
+
+    async def _all_sent(self, team: str, user: str) -> list[SentNudge]:
+        async with _reachable():
+            stored = await self._redis.hgetall(keys.sent_nudges(team, user))
+        sent = [SentNudge.model_validate_json(raw) for raw in stored.values()]
+        return sorted(sent, key=lambda s: (s.sent_at, s.key))
+
+    async def _support_offered(self, team: str, user: str) -> bool:
+        async with _reachable():
+            return bool(await self._redis.exists(keys.support_offered(team, user)))
 
     async def _append(self, key: str, member: bytes, at: datetime) -> None:
         """Add a timestamped record and drop those past the retention period, atomically."""

@@ -264,6 +264,9 @@ def confirmation(text: str) -> str:
 
 
 SOMETHING_WENT_WRONG = "Something went wrong on my side. Please try again in a minute."
+SLACK_UNAVAILABLE = (
+    "Slack didn't let me send that to your DM just now. Please try again in a minute."
+)
 
 
 def error(text: str) -> str:
@@ -364,6 +367,10 @@ def practice_timing(seconds: int, *, while_connecting: bool, until: datetime, tz
     return " · ".join(parts)
 
 
+SNOOZE_FAILED = (
+    "Sorry, I couldn't snooze that reset just now. It stays where it is: do it, skip it, or "
+    "try Snooze again in a minute."
+)
 NICELY_DONE = "Nicely done."
 DID_IT_HELP = "Did it help?"
 

@@ -6,11 +6,15 @@ environment at import time; call :func:`load_settings` (or build ``Settings(...)
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 from nudges.calendar import CalendarLimits
 from nudges.density import LoadModel
@@ -99,11 +103,13 @@ class Settings(BaseSettings):
     @field_validator("encryption_key")
     @classmethod
     def _valid_fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
+        # Blank entries are skipped, as fernet_keys() skips them; no key at all is "unset".
+        keys = [] if value is None else _split_keys(value.get_secret_value())
+        if not keys:
             return None
-        for key in value.get_secret_value().split(","):
+        for key in keys:
             try:
-                Fernet(key.strip().encode())
+                Fernet(key.encode())
             except ValueError as exc:
                 raise ValueError(
                     "is not a Fernet key (44 url-safe base64 characters; "
@@ -114,7 +120,12 @@ class Settings(BaseSettings):
     def fernet_keys(self) -> list[str]:
         if self.encryption_key is None:
             return []
-        return [k.strip() for k in self.encryption_key.get_secret_value().split(",") if k.strip()]
+        return _split_keys(self.encryption_key.get_secret_value())
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # repr() and str() show every setting; a password in REDIS_URL is not shown.
+        for name, value in super().__repr_args__():
+            yield name, _hide_credentials(value) if name == "redis_url" else value
 
     def require_bot(self) -> None:
         """Stop start-up with one line naming the first missing setting the bot needs."""
@@ -142,16 +153,39 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment (and keyword overrides), or a one-line SettingsError."""
+    """Settings from the environment (and keyword overrides), or a one-line SettingsError.
+
+    The error is raised ``from None``: pydantic's own error quotes the value it refused, and a
+    refused value can be a secret (one typo in a list of encryption keys).
+    """
     try:
         return Settings(**overrides)  # type: ignore[arg-type]  # pydantic-settings takes field kwargs
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = "__".join(str(part) for part in first["loc"]).upper()
-        if not name.startswith(_UNPREFIXED):
-            name = "BASELINE_" + name
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise SettingsError(f"setting {name} is invalid: {message}") from exc
+        name = _env_name("__".join(str(part) for part in first["loc"]))
+        message = " ".join(str(first["msg"]).removeprefix("Value error, ").split())
+        raise SettingsError(f"setting {name} is invalid: {message}") from None
+    except SourceError as exc:
+        # A nested setting given whole, as JSON that does not parse (BASELINE_PLANNING='{').
+        field = re.search(r'field "([^"]+)"', str(exc))
+        name = _env_name(field[1]) if field else "BASELINE_*"
+        raise SettingsError(f"setting {name} is invalid: not valid JSON") from None
 
 
 _UNPREFIXED = ("SLACK_", "REDIS_URL", "PORT")
+
+
+def _env_name(field: str) -> str:
+    name = field.upper()
+    return name if name.startswith(_UNPREFIXED) else "BASELINE_" + name
+
+
+def _split_keys(value: str) -> list[str]:
+    return [k.strip() for k in value.split(",") if k.strip()]
+
+
+def _hide_credentials(url: object) -> object:
+    """``redis://user:secret@host:6379/0`` → ``redis://***@host:6379/0``."""
+    if not isinstance(url, str):
+        return url
+    return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/?#]*@", r"\1***@", url, flags=re.IGNORECASE)

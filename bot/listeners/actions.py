@@ -10,9 +10,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks
+from bot import blocks, texts
 from bot.listeners.common import person_of, within_budget
 from bot.models import SentNudge
 from bot.nudge_dm import reschedule
@@ -112,7 +113,23 @@ async def _close_reset(
         if sent is None or practice is None:
             logger.info("a reset button for an unknown or expired nudge")
             return
-        now = services.clock.now()
+        profile = await within_budget(services.store.profile(team, user))
+    except (StoreUnavailableError, TimeoutError):
+        await _tell(client, body, blocks.storage_unavailable())
+        return
+    tz = profile.preferences.tz
+    now = services.clock.now()
+    snooze_until = now + SNOOZE if outcome is Outcome.SNOOZED else None
+    if snooze_until is not None:
+        # Scheduled before anything is recorded: a snooze Slack refused is no snooze, and the
+        # reset keeps its buttons.
+        try:
+            await reschedule(client, sent, practice, at=snooze_until, tz=tz)
+        except SlackApiError as exc:
+            logger.warning("chat.scheduleMessage failed: %s", exc.response.get("error", "unknown"))
+            await _tell(client, body, blocks.error_message(texts.SNOOZE_FAILED))
+            return
+    try:
         await within_budget(
             services.store.record_outcome(
                 team,
@@ -123,29 +140,15 @@ async def _close_reset(
         if outcome is Outcome.FEWER:
             await within_budget(services.store.ask_fewer(team, user, practice.theme))
     except (StoreUnavailableError, TimeoutError):
-        channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get(
-            "channel_id"
-        )
-        if channel:
-            await client.chat_postEphemeral(
-                channel=channel, user=person_of(body)[1], **blocks.storage_unavailable().to_dict()
-            )
+        await _tell(client, body, blocks.storage_unavailable())
         return
-    profile = await services.store.profile(team, user)
-    tz = profile.preferences.tz
-    nudge_message = body.get("message") or {}
     if outcome is Outcome.DONE:
         message = blocks.reset_after_done(sent.nudge, practice)
     else:
-        snooze_until = now + SNOOZE if outcome is Outcome.SNOOZED else None
         message = blocks.reset_closed(
             practice, outcome=outcome, helped=None, snooze_until=snooze_until, tz=tz
         )
-        if snooze_until is not None:
-            await reschedule(client, sent, practice, at=snooze_until, tz=tz)
-    await client.chat_update(
-        channel=sent.channel, ts=nudge_message.get("ts", sent.ts), **message.to_dict()
-    )
+    await client.chat_update(channel=sent.channel, ts=_message_ts(body, sent), **message.to_dict())
 
 
 async def _rate(
@@ -155,6 +158,7 @@ async def _rate(
         team, user, sent, practice = await within_budget(_sent_and_practice(services, body))
         if sent is None or practice is None:
             return
+        profile = await within_budget(services.store.profile(team, user))
         await within_budget(services.store.rate_practice(team, user, practice.id, helped=helped))
         await within_budget(
             services.store.record_outcome(
@@ -170,10 +174,24 @@ async def _rate(
             )
         )
     except (StoreUnavailableError, TimeoutError):
+        await _tell(client, body, blocks.storage_unavailable())
         return
-    profile = await services.store.profile(team, user)
     message = blocks.reset_closed(
         practice, outcome=Outcome.DONE, helped=helped, snooze_until=None, tz=profile.preferences.tz
     )
-    ts = (body.get("message") or {}).get("ts", sent.ts)
-    await client.chat_update(channel=sent.channel, ts=ts, **message.to_dict())
+    await client.chat_update(channel=sent.channel, ts=_message_ts(body, sent), **message.to_dict())
+
+
+def _message_ts(body: dict[str, Any], sent: SentNudge) -> str:
+    """The clicked message: a snoozed reset comes back as a new message with the same key."""
+    return str((body.get("message") or {}).get("ts") or sent.ts)
+
+
+async def _tell(client: AsyncWebClient, body: dict[str, Any], message: blocks.Message) -> None:
+    """An ephemeral note to the person who clicked, where they clicked."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    if not channel:
+        return
+    await client.chat_postEphemeral(channel=channel, user=person_of(body)[1], **message.to_dict())

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, texts
@@ -83,6 +85,11 @@ def register(app: AsyncApp, services: Services) -> None:
             message = blocks.error_message(str(exc))
         except (StoreUnavailableError, TimeoutError):
             message = blocks.storage_unavailable()
+        except SlackApiError as exc:
+            # conversations.open or a file upload refused (rate limit, Slack down): say so,
+            # rather than leave the person with no answer at all.
+            logger.warning("/baseline: Slack refused a call: %s", exc.response.get("error"))
+            message = blocks.error_message(texts.SLACK_UNAVAILABLE)
         await respond(**message.to_dict())
 
 
@@ -103,17 +110,31 @@ async def record_feeling(
     """
     now = services.clock.now()
     entry = FeelEntry(at=now, score=score, note=note, weighed=weighed)
-    await services.store.log_feeling(team, user, entry)
-    recent = await services.store.feelings(team, user, since=now - timedelta(days=30))
-    if needs_support(recent):
+    # One round trip: log, then read back the two weeks the trend needs and the last three.
+    recent, latest = await services.store.log_feeling_and_recent(
+        team, user, entry, since=now - timedelta(days=14)
+    )
+    if needs_support(latest):
         if await services.store.offer_support_once(team, user):
-            channel = await dm_channel(services, client, team, user)
-            await client.chat_postMessage(
-                channel=channel, **blocks.support_dm(services.settings.support_url).to_dict()
-            )
+            await _offer_support(services, client, team, user)
     elif score > 2:
         await services.store.clear_support(team, user)
     return blocks.feel_saved(entry, feel_trend(recent, now=now))
+
+
+async def _offer_support(services: Services, client: AsyncWebClient, team: str, user: str) -> None:
+    """Send the support DM; if Slack refuses, forget that it was offered so the next low log
+    tries again (the person's log is saved and answered either way)."""
+    try:
+        channel = await dm_channel(services, client, team, user)
+        await client.chat_postMessage(
+            channel=channel,
+            unfurl_links=False,
+            **blocks.support_dm(services.settings.support_url).to_dict(),
+        )
+    except SlackApiError as exc:
+        logger.warning("support DM not sent: %s", exc.response.get("error", "unknown"))
+        await services.store.clear_support(team, user)
 
 
 async def run_baseline(
@@ -121,6 +142,9 @@ async def run_baseline(
 ) -> blocks.Message:
     store = services.store
     now = services.clock.now()
+    answer = _answer_without_store(text, now=now)
+    if answer is not None:
+        return answer
     profile = await profile_with_zone(services, client, team, user)
     command = parse_baseline(text, tz=zone_of(profile), now=now)
     match command:
@@ -171,8 +195,9 @@ async def run_baseline(
         case Simple(name="forget"):
             return blocks.forget_confirm()
         case Simple(name="export"):
-            data = await store.export(team, user)
+            # The DM channel first, so the export lists it too (it is kept from now on).
             channel = await dm_channel(services, client, team, user)
+            data = await store.export(team, user)
             await client.files_upload_v2(
                 channel=channel,
                 filename="baseline-export.json",
@@ -184,6 +209,23 @@ async def run_baseline(
         case Simple(name="week"):
             return await week_report(services, client, team, user, profile=profile)
     raise CommandError(texts.UNKNOWN_COMMAND)
+
+
+def _answer_without_store(text: str, *, now: datetime) -> blocks.Message | None:
+    """Help and "not yet" need nothing stored, so they answer even while Redis is away.
+
+    Everything else is parsed again in the person's own zone (a pause depends on it).
+    """
+    try:
+        command = parse_baseline(text, tz=ZoneInfo("UTC"), now=now)
+    except CommandError:
+        return None
+    match command:
+        case Help(suggestion=suggestion):
+            return blocks.help_message(suggestion)
+        case Later(name=name):
+            return blocks.error_message(texts.not_yet(name))
+    return None
 
 
 async def _save(services: Services, team: str, user: str, profile: Profile) -> None:

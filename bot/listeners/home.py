@@ -109,11 +109,14 @@ async def publish_home(
     load = recovery_load(
         busy, start=start, end=end, step=timedelta(minutes=30), model=services.settings.load_model
     )
+    # A reset rated after "Done" is recorded again: count each nudge once, by its latest record.
+    latest = {o.key: o for o in sorted(outcomes, key=lambda o: o.at)}
     view = blocks.home_view(
         profile=profile,
         shape=shape if busy else None,
-        load=[(p.at, p.load) for p in load],
-        resets_today=sum(1 for o in outcomes if o.outcome is Outcome.DONE),
+        # A flat line says nothing (and "highest around 00:00" would be wrong): no load, no line.
+        load=[(p.at, p.load) for p in load] if any(p.load > 0 for p in load) else [],
+        resets_today=sum(1 for o in latest.values() if o.outcome is Outcome.DONE),
         calendar=None if calendar is None else mask_url(calendar),
         errors=errors,
         now=now,

@@ -17,8 +17,8 @@ import aiohttp
 import pytest_asyncio
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from bot.app import Services, create_app, create_web_app
 from bot.clock import ManualClock
@@ -54,13 +54,17 @@ class RunningBot:
     http: aiohttp.ClientSession
     redis_server: RedisServer
 
-    async def post(self, body: bytes, *, headers: Mapping[str, str] | None = None) -> aiohttp.ClientResponse:
+    async def post(
+        self, body: bytes, *, headers: Mapping[str, str] | None = None
+    ) -> aiohttp.ClientResponse:
         sent = dict(headers) if headers is not None else signed_headers(SIGNING_SECRET, body)
         async with self.http.post(f"{self.url}/slack/events", data=body, headers=sent) as response:
             await response.read()
             return response
 
-    async def command(self, command: str, text: str = "", *, user: str = USER_ID, **extra: str) -> int:
+    async def command(
+        self, command: str, text: str = "", *, user: str = USER_ID, **extra: str
+    ) -> int:
         """Send a slash command; the bot's answer arrives at ``self.slack.responses()``."""
         body = slash_command_body(
             command=command,
@@ -77,7 +81,9 @@ class RunningBot:
         )
         return (await self.post(body)).status
 
-    async def submit(self, callback_id: str, values: dict[str, Any], **fields: Any) -> aiohttp.ClientResponse:
+    async def submit(
+        self, callback_id: str, values: dict[str, Any], **fields: Any
+    ) -> aiohttp.ClientResponse:
         body = view_submission_body(callback_id=callback_id, values=values, **fields)
         sent = signed_headers(SIGNING_SECRET, body)
         async with self.http.post(f"{self.url}/slack/events", data=body, headers=sent) as response:
@@ -109,7 +115,9 @@ def bot_settings(redis_url: str, slack: FakeSlack, **overrides: Any) -> Settings
 
 
 @pytest_asyncio.fixture(loop_scope="function")
-async def bot(redis_server: RedisServer, redis: Redis, fake_slack: FakeSlack) -> AsyncIterator[RunningBot]:
+async def bot(
+    redis_server: RedisServer, redis: Redis, fake_slack: FakeSlack
+) -> AsyncIterator[RunningBot]:
     """The whole bot over real HTTP; Redis flushed before and after (via ``redis``)."""
     settings = bot_settings(redis_server.url, fake_slack)
     # No retries and short timeouts: a test that stops Redis sees the failure at once.
@@ -120,7 +128,9 @@ async def bot(redis_server: RedisServer, redis: Redis, fake_slack: FakeSlack) ->
         socket_connect_timeout=settings.redis_timeout_seconds,
         retry=Retry(NoBackoff(), 0),
     )
-    store = Store(client, Vault([ENCRYPTION_KEY]), retention=timedelta(days=settings.retention_days))
+    store = Store(
+        client, Vault([ENCRYPTION_KEY]), retention=timedelta(days=settings.retention_days)
+    )
     clock = ManualClock(START)
     app = create_app(settings, store=store, clock=clock)
     runner = web.AppRunner(create_web_app(app, store=store))

@@ -186,10 +186,12 @@ def moments(draw: st.DrawFn, base: datetime) -> datetime:
 def busy_flags(draw: st.DrawFn) -> list[str]:
     """STATUS, TRANSP, attendees, free text: everything that is not a time."""
     lines: list[str] = []
-    status = draw(st.sampled_from((None, "CONFIRMED", "TENTATIVE", "CANCELLED", "cancelled")))
+    status = draw(
+        st.sampled_from((None, None, None, "CONFIRMED", "TENTATIVE", "CANCELLED", "cancelled"))
+    )
     if status:
         lines.append(f"STATUS:{status}")
-    transp = draw(st.sampled_from((None, "OPAQUE", "TRANSPARENT")))
+    transp = draw(st.sampled_from((None, None, "OPAQUE", "TRANSPARENT")))
     if transp:
         lines.append(f"TRANSP:{transp}")
     for _ in range(draw(st.integers(0, 2))):
@@ -325,8 +327,9 @@ def series_events(draw: st.DrawFn, uid: str, base: datetime) -> list[list[str]]:
     exdates = [start + step * k for k in draw(st.lists(repeats, max_size=4))]
     if exdates:
         lines.append(_list_prop("EXDATE", exdates, kind))
-    if draw(st.integers(0, 3)) == 0:
-        lines.append(_list_prop("RDATE", [draw(moments(base))], kind))
+    rdates = draw(st.lists(moments(base), max_size=2)) if draw(st.integers(0, 2)) == 0 else []
+    if rdates:
+        lines.append(_list_prop("RDATE", rdates, kind))
     if kind == "utc" and draw(st.integers(0, 5)) == 0:
         period_start = draw(moments(base))
         period_end = period_start + draw(lengths)
@@ -337,10 +340,13 @@ def series_events(draw: st.DrawFn, uid: str, base: datetime) -> list[list[str]]:
     alarm_first = draw(st.integers(0, 9)) == 0
     events = [_event(uid, lines, alarm=draw(st.booleans()), alarm_first=alarm_first)]
     for _ in range(draw(st.integers(0, 3))):
-        # Often the very occurrence an EXDATE removes: the exclusion must still hide it.
-        excluded = draw(st.booleans())
-        if exdates and excluded:
+        # Often the very occurrence an EXDATE removes (the exclusion must still hide it), or
+        # one an RDATE adds.
+        named = draw(st.sampled_from(("repeat", "excluded", "added")))
+        if named == "excluded" and exdates:
             recurrence = draw(st.sampled_from(exdates))
+        elif named == "added" and rdates:
+            recurrence = draw(st.sampled_from(rdates))
         else:
             recurrence = start + step * draw(repeats)
         override = override_events(
