@@ -16,6 +16,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,20 +34,26 @@ TOKEN = "xoxb-bench"
 
 @contextmanager
 def server(module: list[str], env: dict[str, str], port: int) -> Iterator[str]:
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, after the process
     process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
         [sys.executable, *module],
         env={**os.environ, **env, "PORT": str(port)},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     try:
         yield f"http://127.0.0.1:{port}"
+    except BaseException:
+        log.seek(0)
+        sys.stderr.write(log.read().decode(errors="replace")[-3000:])
+        raise
     finally:
         process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()
 
 
 async def wait_until_up(url: str) -> None:

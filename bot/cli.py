@@ -8,10 +8,10 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.manifest import render_manifest
@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.basicConfig(
                 level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
             )
-            asyncio.run(serve(settings))
+            run_event_loop(serve(settings))
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return 0
     except KeyboardInterrupt:
@@ -146,6 +146,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         # at /dev/null so the interpreter's own flush at exit does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run the bot on uvloop where it is installed (a faster event loop), else asyncio's."""
+    try:
+        import uvloop  # noqa: PLC0415 - optional, platform-specific
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 def preview(args: argparse.Namespace, settings: Settings) -> str:

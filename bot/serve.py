@@ -46,7 +46,8 @@ async def serve(settings: Settings) -> None:
         handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
         await handler.start_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt
         return
-    runner = web.AppRunner(create_web_app(app, store=store))
+    # No per-request access log: it costs CPU on every request and says nothing we need.
+    runner = web.AppRunner(create_web_app(app, store=store), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)  # noqa: S104 - a server listens on all interfaces
     await site.start()

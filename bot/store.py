@@ -80,7 +80,14 @@ class Store:
         await self._append(key, sealed, entry.at)
 
     async def log_feeling_and_recent(
-        self, team: str, user: str, entry: FeelEntry, *, since: datetime, last: int = 3
+        self,
+        team: str,
+        user: str,
+        entry: FeelEntry,
+        *,
+        since: datetime,
+        last: int = 3,
+        end_low_streak: bool = False,
     ) -> tuple[list[FeelEntry], list[FeelEntry]]:
         """Log ``entry`` and read back, in the same MULTI/EXEC (one round trip), the logs
         since ``since`` and the ``last`` most recent ones (oldest first in both)."""
@@ -92,7 +99,10 @@ class Store:
             pipe.expire(key, self._retention)
             pipe.zrangebyscore(key, since.timestamp(), "+inf")
             pipe.zrange(key, -last, -1)
-            *_, window, latest = await pipe.execute()
+            if end_low_streak:
+                pipe.delete(keys.support_offered(team, user))
+            replies = await pipe.execute()
+        window, latest = replies[3], replies[4]
         return self._open_feelings(window), self._open_feelings(latest)
 
     def _open_feelings(self, members: list[bytes]) -> list[FeelEntry]:

@@ -112,13 +112,10 @@ async def record_feeling(
     entry = FeelEntry(at=now, score=score, note=note, weighed=weighed)
     # One round trip: log, then read back the two weeks the trend needs and the last three.
     recent, latest = await services.store.log_feeling_and_recent(
-        team, user, entry, since=now - timedelta(days=14)
+        team, user, entry, since=now - timedelta(days=14), end_low_streak=score > 2
     )
-    if needs_support(latest):
-        if await services.store.offer_support_once(team, user):
-            await _offer_support(services, client, team, user)
-    elif score > 2:
-        await services.store.clear_support(team, user)
+    if needs_support(latest) and await services.store.offer_support_once(team, user):
+        await _offer_support(services, client, team, user)
     return blocks.feel_saved(entry, feel_trend(recent, now=now))
 
 
