@@ -50,6 +50,7 @@ def create_app(
     clock: Clock,
     client: AsyncWebClient | None = None,
     catalog: Catalog | None = None,
+    http: SharedHttp | None = None,
 ) -> AsyncApp:
     """A Bolt app with all of Baseline's listeners. Needs the bot token and signing secret."""
     settings.require_bot()
@@ -70,14 +71,14 @@ def create_app(
         clock=clock,
         catalog=catalog or load_catalog(settings.catalog_path),
     )
-    http = SharedHttp()
+    replies_http = http or SharedHttp()
 
     @app.middleware
     async def respond_over_shared_session(
         context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
     ) -> None:
         if context.response_url:
-            context["respond"] = PooledRespond(response_url=context.response_url, http=http)
+            context["respond"] = PooledRespond(response_url=context.response_url, http=replies_http)
         await next()
 
     commands.register(app, services)
@@ -103,7 +104,9 @@ def create_app(
     return app
 
 
-def create_web_app(app: AsyncApp, *, store: Store) -> web.Application:
+def create_web_app(
+    app: AsyncApp, *, store: Store, http: SharedHttp | None = None
+) -> web.Application:
     """HTTP mode: ``POST /slack/events`` (signed), ``GET /healthz``, ``GET /readyz``."""
     web_app = app.web_app(path="/slack/events")
 
@@ -114,6 +117,12 @@ def create_web_app(app: AsyncApp, *, store: Store) -> web.Application:
         ready = await store.ping()
         return web.json_response({"ok": ready, "redis": ready}, status=200 if ready else 503)
 
+    if http is not None:
+
+        async def close_http(_app: web.Application) -> None:
+            await http.close()
+
+        web_app.on_cleanup.append(close_http)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readyz)
     return web_app

@@ -16,6 +16,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.app import create_app, create_web_app
 from bot.clock import SystemClock
+from bot.replies import SharedHttp
 from bot.store import Store
 from bot.vault import Vault
 from config.settings import Settings
@@ -40,14 +41,15 @@ def build_store(settings: Settings) -> Store:
 async def serve(settings: Settings) -> None:
     settings.require_bot()
     store = build_store(settings)
-    app = create_app(settings, store=store, clock=SystemClock())
+    http = SharedHttp()
+    app = create_app(settings, store=store, clock=SystemClock(), http=http)
     if settings.slack_app_token is not None:
         logger.info("starting in Socket Mode")
         handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
         await handler.start_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt
         return
     # No per-request access log: it costs CPU on every request and says nothing we need.
-    runner = web.AppRunner(create_web_app(app, store=store), access_log=None)
+    runner = web.AppRunner(create_web_app(app, store=store, http=http), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)  # noqa: S104 - a server listens on all interfaces
     await site.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -28,6 +29,7 @@ from bot.commands import (
     parse_feel,
 )
 from bot.listeners.common import (
+    ACK_BUDGET_SECONDS,
     dm_channel,
     person_of,
     profile_with_zone,
@@ -38,7 +40,7 @@ from bot.listeners.common import (
 from bot.models import Profile
 from bot.store import StoreUnavailableError
 from bot.week import week_report
-from nudges.feelings import FeelEntry, feel_trend, needs_support
+from nudges.feelings import FeelEntry, Weighed, feel_trend, needs_support
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -48,28 +50,32 @@ logger = logging.getLogger(__name__)
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.command("/feel")
-    async def feel(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-    ) -> None:
-        await ack()
+    async def feel(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        # /feel answers inside the ack itself (Slack shows it to the person only): the log
+        # is one Redis round trip, bounded by ACK_BUDGET_SECONDS, and answering in the ack
+        # saves the extra HTTP call to the response URL (docs/architecture.md, "Decisions").
         try:
             log = parse_feel(body.get("text", ""))
         except CommandError as exc:
-            await respond(**blocks.feel_usage(str(exc)).to_dict())
+            await ack(**blocks.feel_usage(str(exc)).to_dict())
             return
         if log is None:
+            await ack()
             # The trigger id is only good for 3 seconds: the modal opens before anything else.
             await client.views_open(trigger_id=body["trigger_id"], view=blocks.feel_modal())
             return
         team, user = person_of(body)
         try:
-            message = await within_budget(
-                record_feeling(services, client, team, user, score=log.score, note=log.note)
+            logged = await within_budget(
+                record_feeling(services, team, user, score=log.score, note=log.note),
+                seconds=ACK_BUDGET_SECONDS,
             )
         except (StoreUnavailableError, TimeoutError):
-            await respond(**blocks.storage_unavailable().to_dict())
+            await ack(**blocks.storage_unavailable().to_dict())
             return
-        await respond(**message.to_dict())
+        await ack(**logged.reply.to_dict())
+        if logged.offer_support:
+            await offer_support(services, client, team, user)
 
     @app.command("/baseline")
     async def baseline(
@@ -93,17 +99,22 @@ def register(app: AsyncApp, services: Services) -> None:
         await respond(**message.to_dict())
 
 
+@dataclass(frozen=True)
+class FeelingLogged:
+    reply: blocks.Message
+    offer_support: bool  # the third low log in a row: send the support DM (after replying)
+
+
 async def record_feeling(
     services: Services,
-    client: AsyncWebClient,
     team: str,
     user: str,
     *,
     score: int,
     note: str | None,
-    weighed: Any = None,
-) -> blocks.Message:
-    """Save one feel log; answer with the person's own small trend.
+    weighed: Weighed | None = None,
+) -> FeelingLogged:
+    """Save one feel log; the reply carries the person's own small trend.
 
     Three logs in a row at 1–2 bring a private DM with the organisation's support resources,
     once per low streak; nobody else is told.
@@ -114,12 +125,13 @@ async def record_feeling(
     recent, latest = await services.store.log_feeling_and_recent(
         team, user, entry, since=now - timedelta(days=14), end_low_streak=score > 2
     )
-    if needs_support(latest) and await services.store.offer_support_once(team, user):
-        await _offer_support(services, client, team, user)
-    return blocks.feel_saved(entry, feel_trend(recent, now=now))
+    offer = needs_support(latest) and await services.store.offer_support_once(team, user)
+    return FeelingLogged(
+        reply=blocks.feel_saved(entry, feel_trend(recent, now=now)), offer_support=offer
+    )
 
 
-async def _offer_support(services: Services, client: AsyncWebClient, team: str, user: str) -> None:
+async def offer_support(services: Services, client: AsyncWebClient, team: str, user: str) -> None:
     """Send the support DM; if Slack refuses, forget that it was offered so the next low log
     tries again (the person's log is saved and answered either way)."""
     try:

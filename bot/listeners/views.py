@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, texts
 from bot.blocks import MAX_ANSWER
-from bot.listeners.commands import record_feeling
+from bot.listeners.commands import offer_support, record_feeling
 from bot.listeners.common import dm_channel, person_of, within_budget
 from bot.store import StoreUnavailableError
 from nudges.feelings import MAX_NOTE, Weighed
@@ -40,11 +40,11 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         await ack()
         team, user = person_of(body)
+        offer = False
         try:
-            message = await within_budget(
+            logged = await within_budget(
                 record_feeling(
                     services,
-                    client,
                     team,
                     user,
                     score=int(score_text),
@@ -52,10 +52,13 @@ def register(app: AsyncApp, services: Services) -> None:
                     weighed=None if weighed_text is None else Weighed(weighed_text),
                 )
             )
+            message, offer = logged.reply, logged.offer_support
         except (StoreUnavailableError, TimeoutError):
             message = blocks.storage_unavailable()
         channel = await _dm(services, client, team, user)
         await client.chat_postMessage(channel=channel, **message.to_dict())
+        if offer:
+            await offer_support(services, client, team, user)
 
     @app.view("reflection_modal")
     async def reflection_submitted(

@@ -22,6 +22,7 @@ from redis.backoff import NoBackoff
 
 from bot.app import Services, create_app, create_web_app
 from bot.clock import ManualClock
+from bot.replies import SharedHttp
 from bot.store import Store
 from bot.vault import Vault
 from config.catalog import load_catalog
@@ -61,6 +62,15 @@ class RunningBot:
         async with self.http.post(f"{self.url}/slack/events", data=body, headers=sent) as response:
             await response.read()
             return response
+
+    async def post_for_json(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """Send a signed body; returns the HTTP status and the ack's JSON body ({} if empty)."""
+        headers = signed_headers(SIGNING_SECRET, body)
+        async with self.http.post(
+            f"{self.url}/slack/events", data=body, headers=headers
+        ) as response:
+            raw = await response.text()
+            return response.status, json.loads(raw) if raw.strip().startswith("{") else {}
 
     async def command(
         self, command: str, text: str = "", *, user: str = USER_ID, **extra: str
@@ -132,8 +142,9 @@ async def bot(
         client, Vault([ENCRYPTION_KEY]), retention=timedelta(days=settings.retention_days)
     )
     clock = ManualClock(START)
-    app = create_app(settings, store=store, clock=clock)
-    runner = web.AppRunner(create_web_app(app, store=store))
+    replies = SharedHttp()
+    app = create_app(settings, store=store, clock=clock, http=replies)
+    runner = web.AppRunner(create_web_app(app, store=store, http=replies))
     await runner.setup()
     port = free_port()
     site = web.TCPSite(runner, host="127.0.0.1", port=port)

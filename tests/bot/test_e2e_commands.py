@@ -29,6 +29,7 @@ from bot.chart import week_chart_png
 from bot.clock import ManualClock
 from bot.commands import mask_url
 from bot.models import SentNudge
+from bot.replies import SharedHttp
 from bot.store import Store
 from bot.vault import Vault
 from bot.week import week_summary
@@ -82,10 +83,12 @@ class Conversation:
         self.bot = bot
 
     async def say(self, command: str, text: str = "", *, user: str = USER_ID) -> dict[str, Any]:
+        """The answer: carried in the ack itself (/feel) or posted to the response URL."""
         url = self.bot.slack.response_url()
         body = slash_command_body(command=command, text=text, user_id=user, response_url=url)
-        assert (await self.bot.post(body)).status == 200
-        return await answer_at(self.bot, url)
+        status, in_ack = await self.bot.post_for_json(body)
+        assert status == 200
+        return in_ack or await answer_at(self.bot, url)
 
     async def baseline(self, text: str = "", *, user: str = USER_ID) -> dict[str, Any]:
         return await self.say("/baseline", text, user=user)
@@ -193,8 +196,9 @@ async def serve(
     retention = timedelta(days=settings.retention_days)
     store = Store(client, Vault([ENCRYPTION_KEY]), retention=retention)
     clock = ManualClock(START)
-    app = create_app(settings, store=store, clock=clock)
-    runner = web.AppRunner(create_web_app(app, store=store))
+    replies = SharedHttp()
+    app = create_app(settings, store=store, clock=clock, http=replies)
+    runner = web.AppRunner(create_web_app(app, store=store, http=replies))
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, host="127.0.0.1", port=port).start()
@@ -248,8 +252,9 @@ async def test_badly_signed_commands_are_refused_and_change_nothing(
     assert await redis.dbsize() == 0
     assert bot.slack.requests == []  # not even Bolt's auth.test
     # The same body, correctly signed now, is accepted: the refusal was the signature's.
-    assert (await bot.post(body)).status == 200
-    await bot.slack.wait_for("response_url")
+    status, answer = await bot.post_for_json(body)
+    assert status == 200
+    assert answer["text"]
     assert [e.score for e in await bot.store.feelings(TEAM_ID, USER_ID, since=EPOCH)] == [3]
 
 
@@ -280,7 +285,7 @@ async def test_feel_saves_score_and_encrypted_note_and_answers_privately_with_th
     assert "Your last 2 logs: ▅█ · this week 4 on average." in section_texts(second)
     assert b"tired" not in all_bytes(await raw_dump(redis))
     # Only the response URL was used: nothing posted to a channel, no profile lookup needed.
-    assert set(methods(bot)) == {"response_url"}
+    assert methods(bot) == []  # the answer travels in the ack: no other call at all
 
 
 @pytest.mark.parametrize(
@@ -312,7 +317,7 @@ async def test_feel_with_unusable_text_explains_usage_and_saves_nothing(
     assert answer == ephemeral(blocks.feel_usage(problem))
     assert "/feel 2 drained after four calls" in answer["text"]
     assert await redis.dbsize() == 0
-    assert set(methods(bot)) == {"response_url"}
+    assert methods(bot) == []  # the answer travels in the ack: no other call at all
 
 
 async def test_feel_alone_opens_the_modal_with_the_requests_trigger_id(
@@ -365,12 +370,8 @@ async def test_three_low_logs_bring_one_private_support_dm_and_nothing_anywhere_
     ]
     # Nobody else is told: no ephemeral or channel post, the replies are private, and the
     # only message went to the person's own DM.
-    assert set(methods(bot)) == {
-        "conversations.open",
-        "chat.postMessage",
-        "response_url",
-    }
-    assert all("response_type" not in r.params for r in bot.slack.responses())
+    assert set(methods(bot)) == {"conversations.open", "chat.postMessage"}
+    assert bot.slack.responses() == []  # the /feel answers themselves came in the acks
 
     # A better log ends the streak; three more low ones bring one new offer.
     for text in ("4", "2", "2", "1"):
