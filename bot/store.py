@@ -93,8 +93,9 @@ class Store:
         since ``since`` and the ``last`` most recent ones (oldest first in both)."""
         key = keys.feelings(team, user)
         cutoff = (entry.at - self._retention).timestamp()
+        sealed = self._vault.seal(entry.model_dump_json())
         async with _reachable(), self._redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(key, {self._vault.seal(entry.model_dump_json()): entry.at.timestamp()})
+            pipe.zadd(key, {sealed: entry.at.timestamp()})
             pipe.zremrangebyscore(key, "-inf", f"({cutoff}")
             pipe.expire(key, self._retention)
             pipe.zrangebyscore(key, since.timestamp(), "+inf")
@@ -103,10 +104,21 @@ class Store:
                 pipe.delete(keys.support_offered(team, user))
             replies = await pipe.execute()
         window, latest = replies[3], replies[4]
-        return self._open_feelings(window), self._open_feelings(latest)
+        # Decrypting is the costly part: each token once, and never the one just written.
+        opened: dict[bytes, FeelEntry] = {sealed: entry}
+        return self._open_feelings(window, opened), self._open_feelings(latest, opened)
 
-    def _open_feelings(self, members: list[bytes]) -> list[FeelEntry]:
-        return [FeelEntry.model_validate_json(self._vault.open(_raw(m))) for m in members]
+    def _open_feelings(
+        self, members: list[bytes], opened: dict[bytes, FeelEntry] | None = None
+    ) -> list[FeelEntry]:
+        cache = {} if opened is None else opened
+        entries = []
+        for member in members:
+            token = _raw(member)
+            if token not in cache:
+                cache[token] = FeelEntry.model_validate_json(self._vault.open(token))
+            entries.append(cache[token])
+        return entries
 
     async def feelings(self, team: str, user: str, *, since: datetime) -> list[FeelEntry]:
         async with _reachable():
