@@ -465,6 +465,12 @@ def forget_cancelled() -> Message:
 # --- App Home --------------------------------------------------------------------------------
 
 
+def home_unavailable() -> View:
+    """The Home tab when stored settings cannot be read: no form, so nothing can overwrite
+    the person's real settings with defaults."""
+    return _view(View(type="home", blocks=[_section(texts.HOME_UNAVAILABLE)]))
+
+
 def home_view(
     *,
     profile: Profile,

@@ -7,6 +7,7 @@ Pure: the listeners pass the text, the person's zone and ``now``; mistakes come 
 from __future__ import annotations
 
 import difflib
+import html
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -231,7 +232,8 @@ def _pause_end(words: str, *, tz: ZoneInfo, now: datetime) -> datetime:
 def _calendar(arg: str) -> SetCalendar:
     if arg.lower() in ("off", "disconnect", "remove"):
         return SetCalendar(None)
-    url = arg.strip("<> ")
+    # Slack escapes & < > in command text and may send a link as <url> or <url|label>.
+    url = html.unescape(arg.strip().strip("<>").split("|", 1)[0]).strip()
     if not url:
         raise CommandError("paste your calendar's secret iCal address after `/baseline calendar`")
     if url[: len("webcal://")].lower() == "webcal://":

@@ -696,3 +696,10 @@ HOME_FOOTER = (
     "Only you can see this page. `/baseline export` shows everything Baseline keeps about "
     "you; `/baseline forget` deletes it."
 )
+
+
+HOME_UNAVAILABLE = (
+    ":hourglass: Couldn't load your settings just now, so nothing has changed. "
+    "Open this tab again in a minute."
+)
+FORM_BAD_DAY = "Pick a day from the list, or Off."

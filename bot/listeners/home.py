@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+_WEEKDAY_VALUES = frozenset(str(d) for d in range(7))
 FORM_FIELDS = (
     "opted_in",
     "work_start",
@@ -58,9 +59,9 @@ def register(app: AsyncApp, services: Services) -> None:
             if not errors:
                 await within_budget(services.store.save_profile(team, user, updated))
         except (StoreUnavailableError, TimeoutError):
-            await client.chat_postEphemeral(
-                channel=user, user=user, **blocks.storage_unavailable().to_dict()
-            )
+            # The Home tab has no channel to answer in: the tab itself says so, without a
+            # form, so nothing stale can be saved over the person's settings.
+            await client.views_publish(user_id=user, view=blocks.home_unavailable())
             return
         await publish_home(services, client, team, user, errors=errors or None, draft=updated)
 
@@ -93,11 +94,9 @@ async def publish_home(
         start, end = day_bounds(today, preferences.tz)
         outcomes = await within_budget(services.store.outcomes(team, user, since=start))
     except (StoreUnavailableError, TimeoutError):
-        logger.warning("App Home shown without stored data: Redis is unreachable")
-        profile, busy, calendar, outcomes = Profile(), [], None, []
-        preferences = profile.preferences
-        today = now.astimezone(preferences.tz).date()
-        start, end = day_bounds(today, preferences.tz)
+        logger.warning("App Home not shown: Redis is unreachable")
+        await client.views_publish(user_id=user, view=blocks.home_unavailable())
+        return
     shape = describe_day(
         busy,
         day=today,
@@ -165,6 +164,8 @@ def profile_from_form(  # noqa: PLR0915 - one form, read field by field in its o
     if isinstance(days, list):
         if not days:
             errors["work_days"] = texts.FORM_NO_DAYS
+        elif not all(str(d) in _WEEKDAY_VALUES for d in days):
+            errors["work_days"] = texts.FORM_NO_DAYS  # only a forged payload gets here
         else:
             changes["working_days"] = Weekdays(days=frozenset(int(d) for d in days))
     quiet_start, quiet_end = clock("quiet_start"), clock("quiet_end")
@@ -180,6 +181,8 @@ def profile_from_form(  # noqa: PLR0915 - one form, read field by field in its o
     at = clock("reflection_time")
     if day == "off":
         changes["reflection"] = None
+    elif day is not None and str(day) not in _WEEKDAY_VALUES:
+        errors["reflection_day"] = texts.FORM_BAD_DAY
     elif day is not None:
         changes["reflection"] = ReflectionTime(
             weekday=int(day), at=at or (current.reflection or ReflectionTime()).at

@@ -73,6 +73,15 @@ BASELINE_CASES: list[tuple[str, BaselineCommand]] = [
     ("calendar http://intranet.example/cal.ics", SetCalendar("http://intranet.example/cal.ics")),
     ("calendar webcal://p01.example.com/x.ics", SetCalendar("https://p01.example.com/x.ics")),
     ("calendar WEBCAL://p01.example.com/x.ics", SetCalendar("https://p01.example.com/x.ics")),
+    # Slack escapes & < > in command text, and may send a link as <url|label>.
+    (
+        "calendar https://cal.example.com/ics?user=7&amp;key=s3cr3t",
+        SetCalendar("https://cal.example.com/ics?user=7&key=s3cr3t"),
+    ),
+    (
+        "calendar <https://cal.example.com/a.ics|cal.example.com/a.ics>",
+        SetCalendar("https://cal.example.com/a.ics"),
+    ),
     ("calendar off", SetCalendar(None)),
     ("calendar Disconnect", SetCalendar(None)),
     ("calendar remove", SetCalendar(None)),

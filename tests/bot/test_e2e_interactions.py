@@ -8,6 +8,7 @@ the weekly reflection. Button clicks carry the sent message's channel and ts, as
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -696,6 +697,24 @@ async def test_redis_down_during_clicks_says_so_and_loses_nothing(bot: RunningBo
     await click_on(bot, "reset_done", sent)
     _, update = await bot.slack.wait_for("chat.update", count=2)
     assert message(update) == blocks.reset_after_done(sent.nudge, practice).to_dict()
+
+
+async def test_home_with_redis_down_shows_no_form_so_nothing_stale_can_be_saved(
+    bot: RunningBot,
+) -> None:
+    await bot.store.save_profile(TEAM_ID, USER_ID, PROFILE)
+    dump = bot.redis_server.log_path.parent / "dump.rdb"
+    await bot.store.redis.save()
+    bot.redis_server.stop()
+    try:
+        assert await open_home(bot) == 200
+        (published,) = await bot.slack.wait_for("views.publish")
+        assert published.param_json("view") == blocks.home_unavailable().to_dict()
+        assert "home_save" not in json.dumps(published.param_json("view"))
+    finally:
+        bot.redis_server.start()
+        _remove(dump)
+    assert await bot.store.profile(TEAM_ID, USER_ID) == PROFILE
 
 
 def _remove(path: Path) -> None:
