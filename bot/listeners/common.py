@@ -44,14 +44,15 @@ def person_of(body: dict[str, Any]) -> tuple[str, str]:
 
 
 async def profile_with_zone(
-    services: Services, client: AsyncWebClient, team: str, user: str
+    services: Services, client: AsyncWebClient, team: str, user: str, *, refresh: bool = False
 ) -> Profile:
-    """The person's profile; the first time, their zone is read from Slack and kept."""
+    """The person's profile; the first time (or with ``refresh``), their zone is read from
+    Slack and kept. Home refreshes it, so someone who travels is followed there."""
     profile = await services.store.profile(team, user)
-    if profile.tz_from_slack:
+    if profile.tz_from_slack and not refresh:
         return profile
     zone = await slack_zone(client, user)
-    if zone is None:
+    if zone is None or (profile.tz_from_slack and zone == profile.preferences.tz):
         return profile
     updated = profile.model_copy(
         update={

@@ -46,7 +46,7 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         team = str(body.get("team_id", ""))
         user = str(event.get("user", ""))
-        await publish_home(services, client, team, user)
+        await publish_home(services, client, team, user, refresh_zone=True)
 
     @app.action("home_save")
     async def save(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -79,13 +79,16 @@ async def publish_home(
     *,
     errors: dict[str, str] | None = None,
     draft: Profile | None = None,
+    refresh_zone: bool = False,
 ) -> None:
     now = services.clock.now()
     try:
         profile = (
             draft
             if draft is not None
-            else await within_budget(profile_with_zone(services, client, team, user))
+            else await within_budget(
+                profile_with_zone(services, client, team, user, refresh=refresh_zone)
+            )
         )
         busy = await within_budget(services.store.busy(team, user))
         calendar = await within_budget(services.store.calendar_url(team, user))

@@ -557,6 +557,17 @@ async def test_home_opened_publishes_the_home_view_with_the_defaults(bot: Runnin
     assert await bot.store.profile(TEAM_ID, USER_ID) == defaults
 
 
+async def test_opening_home_follows_a_person_who_travels(bot: RunningBot) -> None:
+    await open_home(bot)
+    await bot.slack.wait_for("views.publish")
+    bot.slack.user_tz[USER_ID] = "America/New_York"
+    await open_home(bot)
+    await bot.slack.wait_for("views.publish", count=2)
+    profile = await bot.store.profile(TEAM_ID, USER_ID)
+    assert profile.preferences.tz == ZoneInfo("America/New_York")
+    assert profile.tz_from_slack
+
+
 async def test_home_save_stores_the_form_and_republishes(bot: RunningBot) -> None:
     await open_home(bot)
     await bot.slack.wait_for("views.publish")
