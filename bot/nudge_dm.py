@@ -26,8 +26,22 @@ async def send_nudge(
 ) -> SentNudge:
     """Post ``nudge`` to the person's DM and remember it (for its buttons)."""
     profile = await services.store.profile(team, user)
-    tz = profile.preferences.tz
-    message = _render(services, team, user, nudge, tz)
+    message = _render(services, team, user, nudge, profile.preferences.tz)
+    return await _post_and_remember(
+        services, client, team=team, user=user, nudge=nudge, message=message
+    )
+
+
+async def _post_and_remember(
+    services: Services,
+    client: AsyncWebClient,
+    *,
+    team: str,
+    user: str,
+    nudge: Nudge,
+    message: blocks.Message,
+) -> SentNudge:
+    """One chat.postMessage to the person's DM; remembered so its buttons find it."""
     channel = await dm_channel(services, client, team, user)
     response = await client.chat_postMessage(channel=channel, **message.to_dict())
     sent = SentNudge(
@@ -81,13 +95,6 @@ async def send_reflection(
     by_id = {p.id: p for p in services.catalog.prompts}
     prompts = [by_id[i] for i in nudge.prompts if i in by_id]
     message = blocks.reflection_dm(nudge, summary, prompts, tz=tz)
-    channel = await dm_channel(services, client, team, user)
-    response = await client.chat_postMessage(channel=channel, **message.to_dict())
-    sent = SentNudge(
-        nudge=nudge,
-        channel=str(response["channel"]),
-        ts=str(response["ts"]),
-        sent_at=services.clock.now(),
+    return await _post_and_remember(
+        services, client, team=team, user=user, nudge=nudge, message=message
     )
-    await services.store.remember_sent(team, user, sent)
-    return sent

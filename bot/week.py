@@ -38,7 +38,7 @@ async def week_summary(
     outcomes = await store.outcomes(team, user, since=day_bounds(monday, tz)[0])
     busy = await store.busy(team, user)
     days = [history_start + timedelta(days=i) for i in range((today - history_start).days + 1)]
-    shapes = [_shape(services, profile, busy, day) for day in days]
+    shapes = [day_shape(services, profile, busy, day) for day in days]
     this_week = day_bounds(monday, tz)[0]
     return summarize_week(
         first_day=monday,
@@ -51,9 +51,10 @@ async def week_summary(
     )
 
 
-def _shape(
+def day_shape(
     services: Services, profile: Profile, busy: Sequence[BusyInterval], day: date
 ) -> DayShape:
+    """Local ``day``'s meetings, chains and minutes, by the person's hours and the policy."""
     preferences = profile.preferences
     return describe_day(
         busy,

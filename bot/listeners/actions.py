@@ -6,6 +6,7 @@ Each click updates the message in place and is recorded; a snooze is not a skip.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -27,28 +28,25 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SNOOZE = timedelta(minutes=10)
+# A reset's buttons and what each one records (a snooze is not a skip).
+CLOSING_BUTTONS = {
+    "reset_done": Outcome.DONE,
+    "reset_not_now": Outcome.NOT_NOW,
+    "reset_fewer": Outcome.FEWER,
+    "reset_snooze": Outcome.SNOOZED,
+}
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    @app.action("reset_done")
-    async def done(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await _close_reset(services, client, body, Outcome.DONE)
+    def closes_with(outcome: Outcome) -> Callable[..., Awaitable[None]]:
+        async def close(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+            await ack()
+            await _close_reset(services, client, body, outcome)
 
-    @app.action("reset_not_now")
-    async def not_now(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await _close_reset(services, client, body, Outcome.NOT_NOW)
+        return close
 
-    @app.action("reset_fewer")
-    async def fewer(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await _close_reset(services, client, body, Outcome.FEWER)
-
-    @app.action("reset_snooze")
-    async def snooze(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await _close_reset(services, client, body, Outcome.SNOOZED)
+    for action_id, outcome in CLOSING_BUTTONS.items():
+        app.action(action_id)(closes_with(outcome))
 
     @app.action("reset_helped")
     async def helped(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

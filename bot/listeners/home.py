@@ -15,8 +15,9 @@ from bot.commands import mask_url
 from bot.listeners.common import person_of, profile_with_zone, within_budget
 from bot.models import Profile
 from bot.store import StoreUnavailableError
+from bot.week import day_shape
 from nudges.clock import ClockRange, Weekdays, day_bounds
-from nudges.density import describe_day, recovery_load
+from nudges.density import recovery_load
 from nudges.insights import Outcome
 from nudges.preferences import Preferences, ReflectionTime
 
@@ -100,14 +101,7 @@ async def publish_home(
         logger.warning("App Home not shown: Redis is unreachable")
         await client.views_publish(user_id=user, view=blocks.home_unavailable())
         return
-    shape = describe_day(
-        busy,
-        day=today,
-        tz=preferences.tz,
-        working_hours=preferences.working_hours,
-        working_days=preferences.working_days,
-        chain_gap=timedelta(minutes=services.settings.planning.chain_gap_minutes),
-    )
+    shape = day_shape(services, profile, busy, today)
     load = recovery_load(
         busy, start=start, end=end, step=timedelta(minutes=30), model=services.settings.load_model
     )

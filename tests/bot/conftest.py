@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -124,12 +125,12 @@ def bot_settings(redis_url: str, slack: FakeSlack, **overrides: Any) -> Settings
     )
 
 
-@pytest_asyncio.fixture(loop_scope="function")
-async def bot(
-    redis_server: RedisServer, redis: Redis, fake_slack: FakeSlack
+@asynccontextmanager
+async def serve_bot(
+    redis_server: RedisServer, slack: FakeSlack, **overrides: Any
 ) -> AsyncIterator[RunningBot]:
-    """The whole bot over real HTTP; Redis flushed before and after (via ``redis``)."""
-    settings = bot_settings(redis_server.url, fake_slack)
+    """The whole bot over real HTTP on a free port, with optional settings overrides."""
+    settings = bot_settings(redis_server.url, slack, **overrides)
     # No retries and short timeouts: a test that stops Redis sees the failure at once.
     client = Redis(
         host=redis_server.host,
@@ -147,14 +148,13 @@ async def bot(
     runner = web.AppRunner(create_web_app(app, store=store, http=replies))
     await runner.setup()
     port = free_port()
-    site = web.TCPSite(runner, host="127.0.0.1", port=port)
-    await site.start()
+    await web.TCPSite(runner, host="127.0.0.1", port=port).start()
     services = Services(settings=settings, store=store, clock=clock, catalog=load_catalog())
     async with aiohttp.ClientSession() as http:
         try:
             yield RunningBot(
                 url=f"http://127.0.0.1:{port}",
-                slack=fake_slack,
+                slack=slack,
                 store=store,
                 clock=clock,
                 services=services,
@@ -166,6 +166,15 @@ async def bot(
                 redis_server.start()
             await runner.cleanup()
             await client.aclose()
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def bot(
+    redis_server: RedisServer, redis: Redis, fake_slack: FakeSlack
+) -> AsyncIterator[RunningBot]:
+    """The whole bot over real HTTP; Redis flushed before and after (via ``redis``)."""
+    async with serve_bot(redis_server, fake_slack) as running:
+        yield running
 
 
 def later(minutes: int) -> timedelta:

@@ -8,42 +8,31 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from datetime import time as wall_time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiohttp
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from bot import blocks, texts
-from bot.app import Services, create_app, create_web_app
 from bot.chart import week_chart_png
-from bot.clock import ManualClock
 from bot.commands import mask_url
 from bot.models import SentNudge
-from bot.replies import SharedHttp
-from bot.store import Store
-from bot.vault import Vault
 from bot.week import week_summary
-from config.catalog import load_catalog
 from nudges.catalog import PracticeTheme
 from nudges.clock import BusyInterval, ClockRange, Weekdays
 from nudges.feelings import FeelEntry, feel_trend
 from nudges.insights import Outcome, OutcomeRecord
 from nudges.planner import Nudge, NudgeKind
 from nudges.preferences import ReflectionTime
-from tests.bot.conftest import ENCRYPTION_KEY, SIGNING_SECRET, START, RunningBot, bot_settings
+from tests.bot.conftest import SIGNING_SECRET, START, RunningBot, serve_bot
 from tests.support import TEAM_ID, USER_ID
 from tests.support.fake_slack import FakeSlack, SlackCall
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.redis_server import RedisServer
 from tests.support.signing import (
     FORM_CONTENT_TYPE,
     block_actions_body,
@@ -180,51 +169,12 @@ def uploaded(bot: RunningBot) -> tuple[SlackCall, SlackCall, bytes]:
     return asked, completed, bot.slack.uploads[file["id"]]
 
 
-@asynccontextmanager
-async def serve(
-    redis_server: RedisServer, slack: FakeSlack, **overrides: Any
-) -> AsyncIterator[RunningBot]:
-    """Like conftest's ``bot``, with settings overrides (e.g. ``support_url``)."""
-    settings = bot_settings(redis_server.url, slack, **overrides)
-    client = Redis(
-        host=redis_server.host,
-        port=redis_server.port,
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
-        retry=Retry(NoBackoff(), 0),
-    )
-    retention = timedelta(days=settings.retention_days)
-    store = Store(client, Vault([ENCRYPTION_KEY]), retention=retention)
-    clock = ManualClock(START)
-    replies = SharedHttp()
-    app = create_app(settings, store=store, clock=clock, http=replies)
-    runner = web.AppRunner(create_web_app(app, store=store, http=replies))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, host="127.0.0.1", port=port).start()
-    services = Services(settings=settings, store=store, clock=clock, catalog=load_catalog())
-    try:
-        async with aiohttp.ClientSession() as http:
-            yield RunningBot(
-                url=f"http://127.0.0.1:{port}",
-                slack=slack,
-                store=store,
-                clock=clock,
-                services=services,
-                http=http,
-                redis_server=redis_server,
-            )
-    finally:
-        await runner.cleanup()
-        await client.aclose()
-
-
 @pytest_asyncio.fixture(loop_scope="function")
 async def support_bot(
     redis_server: RedisServer, redis: Redis, fake_slack: FakeSlack
 ) -> AsyncIterator[RunningBot]:
     """The bot with the organisation's support resources configured."""
-    async with serve(redis_server, fake_slack, support_url=SUPPORT_URL) as running:
+    async with serve_bot(redis_server, fake_slack, support_url=SUPPORT_URL) as running:
         yield running
 
 
