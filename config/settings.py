@@ -40,6 +40,20 @@ class Settings(BaseSettings):
         default_factory=CalendarLimits,
         description="Bounds on one calendar feed: bytes (default 5 MB) and events (25,000).",
     )
+    calendar_allow_private: bool = Field(
+        default=False,
+        description=(
+            "Fetch calendar addresses that point into private networks (localhost, 10.x, …). "
+            "Only for local development and tests: it opens the bot's own network to anyone "
+            "who can run /baseline calendar."
+        ),
+    )
+    calendar_timeout_seconds: float = Field(
+        default=10, gt=0, le=60, description="One calendar fetch, redirects and body included."
+    )
+    calendar_max_redirects: int = Field(
+        default=3, ge=0, le=10, description="Redirects followed when fetching a calendar."
+    )
     load_model: LoadModel = Field(
         default_factory=LoadModel,
         description="Time constants of the recovery-load curve (docs/science.md).",
