@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -76,7 +77,7 @@ class Message:
             )
         _check_block_ids(self.blocks)
         # Serialising runs slack_sdk's validation; done once here, reused by every send.
-        object.__setattr__(self, "_block_dicts", [block.to_dict() for block in self.blocks])
+        object.__setattr__(self, "_block_dicts", [_dict_of(block) for block in self.blocks])
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "blocks": self._block_dicts}
@@ -98,12 +99,31 @@ def _view(view: View) -> View:
 # --- small parts -----------------------------------------------------------------------------
 
 
+# Text-only sections and context lines repeat across messages ("only you can see this",
+# the saved-score line, …). slack_sdk validates by walking dir() of every object, about
+# 60 µs a block, so these two builders are memoised: the same text gives the same block
+# object, and Message keeps each block's validated dict on it (see _dict_of). Nothing
+# mutates a block after building it.
+@lru_cache(maxsize=2048)
 def _section(text: str) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=text))
 
 
+@lru_cache(maxsize=2048)
 def _context(text: str) -> ContextBlock:
     return ContextBlock(elements=[MarkdownTextObject(text=text)])
+
+
+_VALIDATED = "_baseline_validated_dict"
+
+
+def _dict_of(block: Block) -> dict[str, Any]:
+    """``block.to_dict()`` (which validates), computed once per block object."""
+    cached: dict[str, Any] | None = getattr(block, _VALIDATED, None)
+    if cached is None:
+        cached = block.to_dict()
+        setattr(block, _VALIDATED, cached)
+    return cached
 
 
 def _header(text: str) -> HeaderBlock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,9 @@ from nudges.catalog import PracticeFeedback, PracticeHistory, PracticeTheme
 from nudges.clock import BusyInterval
 from nudges.feelings import FeelEntry
 from nudges.insights import OutcomeRecord
+
+# Decrypted (time, score) pairs kept per process: ~150 bytes each, so about 8 MB at most.
+SCORE_CACHE_SIZE = 50_000
 
 
 class StoreUnavailableError(RuntimeError):
@@ -49,6 +53,10 @@ class Store:
         self._redis = redis
         self._vault = vault
         self._retention = retention
+        # Stored logs never change, so a token's (time, score) is decrypted once per process:
+        # a /feel reply needs two weeks of scores, and Fernet was a fifth of its CPU. Notes
+        # are not kept here; only what the trend and the support rule read.
+        self._scores: OrderedDict[bytes, FeelEntry] = OrderedDict()
 
     @property
     def redis(self) -> Redis:
@@ -90,7 +98,8 @@ class Store:
         end_low_streak: bool = False,
     ) -> tuple[list[FeelEntry], list[FeelEntry]]:
         """Log ``entry`` and read back, in the same MULTI/EXEC (one round trip), the logs
-        since ``since`` and the ``last`` most recent ones (oldest first in both)."""
+        since ``since`` and the ``last`` most recent ones (oldest first in both), without
+        their notes: what a reply's trend and the support rule need."""
         key = keys.feelings(team, user)
         cutoff = (entry.at - self._retention).timestamp()
         sealed = self._vault.seal(entry.model_dump_json())
@@ -104,21 +113,30 @@ class Store:
                 pipe.delete(keys.support_offered(team, user))
             replies = await pipe.execute()
         window, latest = replies[3], replies[4]
-        # Decrypting is the costly part: each token once, and never the one just written.
-        opened: dict[bytes, FeelEntry] = {sealed: entry}
-        return self._open_feelings(window, opened), self._open_feelings(latest, opened)
+        self._remember_score(sealed, entry)
+        return self._scores_of(window), self._scores_of(latest)
 
-    def _open_feelings(
-        self, members: list[bytes], opened: dict[bytes, FeelEntry] | None = None
-    ) -> list[FeelEntry]:
-        cache = {} if opened is None else opened
+    def _scores_of(self, members: list[bytes]) -> list[FeelEntry]:
+        """Entries with time, score and what weighed, but never the note (see _scores)."""
         entries = []
         for member in members:
             token = _raw(member)
-            if token not in cache:
-                cache[token] = FeelEntry.model_validate_json(self._vault.open(token))
-            entries.append(cache[token])
+            entry = self._scores.get(token)
+            if entry is None:
+                entry = self._remember_score(
+                    token, FeelEntry.model_validate_json(self._vault.open(token))
+                )
+            else:
+                self._scores.move_to_end(token)
+            entries.append(entry)
         return entries
+
+    def _remember_score(self, token: bytes, entry: FeelEntry) -> FeelEntry:
+        kept = entry.model_copy(update={"note": None}) if entry.note is not None else entry
+        self._scores[token] = kept
+        while len(self._scores) > SCORE_CACHE_SIZE:
+            self._scores.popitem(last=False)
+        return kept
 
     async def feelings(self, team: str, user: str, *, since: datetime) -> list[FeelEntry]:
         async with _reachable():

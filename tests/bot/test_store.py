@@ -168,19 +168,52 @@ async def test_log_feeling_and_recent_reads_back_the_window_and_the_last_few(
         TEAM, USER, new, since=T0 + timedelta(days=3)
     )
 
-    assert window == [*earlier[3:], new]
-    assert latest == [*earlier[3:], new]  # the last three, oldest first
-    assert await store.feelings(TEAM, USER, since=EPOCH) == [*earlier, new]
+    # What a reply needs: times and scores, never the private notes.
+    def bare(entries: list[FeelEntry]) -> list[FeelEntry]:
+        return [e.model_copy(update={"note": None}) for e in entries]
+
+    assert window == bare([*earlier[3:], new])
+    assert latest == bare([*earlier[3:], new])  # the last three, oldest first
+    assert all(e.note is None for e in window + latest)
+    assert await store.feelings(TEAM, USER, since=EPOCH) == [*earlier, new]  # notes kept
     _, last_two = await store.log_feeling_and_recent(
         TEAM, USER, feel(T0 + timedelta(days=6)), since=EPOCH, last=2
     )
-    assert last_two == [new, feel(T0 + timedelta(days=6))]
+    assert last_two == bare([new, feel(T0 + timedelta(days=6))])
     # Retention applies as in log_feeling: the write drops what it puts past retention.
     far = feel(T0 + RETENTION + timedelta(days=4, hours=12), score=5)
     window, latest = await store.log_feeling_and_recent(TEAM, USER, far, since=EPOCH)
-    assert window == [*earlier[5:], new, feel(T0 + timedelta(days=6)), far]
-    assert latest == [new, feel(T0 + timedelta(days=6)), far]
+    assert window == bare([*earlier[5:], new, feel(T0 + timedelta(days=6)), far])
+    assert latest == bare([new, feel(T0 + timedelta(days=6)), far])
     assert 0 < await redis.ttl(keys.feelings(TEAM, USER)) <= RETENTION.total_seconds()
+
+
+class CountingVault(Vault):
+    def __init__(self, keys_: list[str]) -> None:
+        super().__init__(keys_)
+        self.opened = 0
+
+    def open(self, token: bytes) -> str:
+        self.opened += 1
+        return super().open(token)
+
+
+async def test_each_stored_log_is_decrypted_once_per_process_and_the_cache_is_bounded(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = CountingVault([Vault.new_key()])
+    writer = Store(redis, vault, retention=RETENTION)
+    for d in range(4):
+        await writer.log_feeling(TEAM, USER, feel(T0 + timedelta(hours=d), note=f"n{d}"))
+    reader = Store(redis, vault, retention=RETENTION)  # another process: nothing cached yet
+    await reader.log_feeling_and_recent(TEAM, USER, feel(T0 + timedelta(hours=5)), since=EPOCH)
+    assert vault.opened == 4  # the four older logs; never the one just written
+    await reader.log_feeling_and_recent(TEAM, USER, feel(T0 + timedelta(hours=6)), since=EPOCH)
+    assert vault.opened == 4  # all known now
+
+    monkeypatch.setattr("bot.store.SCORE_CACHE_SIZE", 3)
+    await reader.log_feeling_and_recent(TEAM, USER, feel(T0 + timedelta(hours=7)), since=EPOCH)
+    assert len(reader._scores) == 3
 
 
 FEEL_ENTRIES = st.builds(
