@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -37,10 +36,6 @@ class Services:
     store: Store
     clock: Clock
     catalog: Catalog
-
-    @property
-    def history_window(self) -> timedelta:
-        return timedelta(days=self.settings.retention_days)
 
 
 def create_app(

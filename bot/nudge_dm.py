@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import blocks
 from bot.listeners.common import dm_channel
 from bot.models import SentNudge
+from bot.week import week_summary
 from nudges.catalog import Practice
 from nudges.planner import Nudge, NudgeKind
 
@@ -86,8 +87,6 @@ async def send_reflection(
     services: Services, client: AsyncWebClient, team: str, user: str, nudge: Nudge
 ) -> SentNudge:
     """The weekly reflection DM: the week from the person's own data, and three prompts."""
-    from bot.week import week_summary  # noqa: PLC0415 - bot.week imports this module's peers
-
     profile = await services.store.profile(team, user)
     tz = profile.preferences.tz
     summary = await week_summary(services, team, user, profile=profile, now=services.clock.now())

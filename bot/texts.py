@@ -288,6 +288,7 @@ TURNED_OFF = (
 RESUMED = "Welcome back: your pause is over."
 CALENDAR_REMOVED = "Calendar disconnected, and its address deleted."
 NO_CALENDAR = "There was no calendar connected, so nothing changed."
+EXPORT_TITLE = "Everything Baseline keeps about you"
 EXPORT_SENT = "Done: a file with everything Baseline keeps about you is in your DM with Baseline."
 EXPORT_COMMENT = "Everything Baseline keeps about you, as JSON. Only you received this file."
 

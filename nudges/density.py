@@ -69,22 +69,26 @@ class DayShape(BaseModel):
         return tuple(b for b in self.blocks if b.is_back_to_back)
 
 
-def group_blocks(busy: Sequence[BusyInterval], chain_gap: timedelta) -> list[MeetingBlock]:
-    """Group sorted busy intervals into blocks; a gap shorter than ``chain_gap`` joins them."""
-    blocks: list[MeetingBlock] = []
-    current: list[BusyInterval] = []
+def chain_groups(busy: Sequence[BusyInterval], chain_gap: timedelta) -> list[list[BusyInterval]]:
+    """Sorted busy intervals grouped: a gap shorter than ``chain_gap`` joins two meetings.
+
+    Plain lists, no models: the planner groups every person's calendar with this.
+    """
+    groups: list[list[BusyInterval]] = []
     for meeting in busy:
-        if current and meeting.start - current[-1].end >= chain_gap:
-            blocks.append(_block(current))
-            current = []
-        current.append(meeting)
-    if current:
-        blocks.append(_block(current))
-    return blocks
+        if groups and meeting.start - groups[-1][-1].end < chain_gap:
+            groups[-1].append(meeting)
+        else:
+            groups.append([meeting])
+    return groups
 
 
-def _block(meetings: list[BusyInterval]) -> MeetingBlock:
-    return MeetingBlock(start=meetings[0].start, end=meetings[-1].end, meetings=tuple(meetings))
+def group_blocks(busy: Sequence[BusyInterval], chain_gap: timedelta) -> list[MeetingBlock]:
+    """:func:`chain_groups` as MeetingBlock models (the day shape people see)."""
+    return [
+        MeetingBlock(start=group[0].start, end=group[-1].end, meetings=tuple(group))
+        for group in chain_groups(busy, chain_gap)
+    ]
 
 
 def describe_day(

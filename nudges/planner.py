@@ -31,9 +31,15 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict
 
 from nudges import texts
-from nudges.catalog import Catalog, PracticeHistory, choose_practice, choose_prompts
+from nudges.catalog import (
+    Catalog,
+    PracticeHistory,
+    ReflectionPrompt,
+    choose_practice,
+    choose_prompts,
+)
 from nudges.clock import BusyInterval, day_bounds, local_instant
-from nudges.density import DayShape, describe_day
+from nudges.density import DayShape, chain_groups, describe_day
 from nudges.preferences import PlanningPolicy, Preferences
 
 
@@ -68,7 +74,6 @@ class DayPlan(BaseModel):
 class _Candidate(NamedTuple):
     anchor: datetime  # when the reset belongs (the end of the meeting before it)
     next_start: datetime | None
-    chain_end: bool
 
 
 def plan_day(
@@ -96,11 +101,14 @@ def plan_day(
     if not allowed:
         return DayPlan(day=day, shape=shape, nudges=())
     meetings = list(busy)
+    # Heads-up and reflection are timed here, then brought up to ``now`` below; resets are
+    # brought up to ``now`` inside _resets, because their practice depends on the time left.
+    timed: list[Nudge] = []
     nudges: list[Nudge] = []
     if preferences.heavy_day_heads_up:
         heads_up = _heavy_day(shape, tz, meetings, allowed, policy, now=now)
         if heads_up is not None:
-            nudges.append(heads_up)
+            timed.append(heads_up)
     if preferences.resets:
         nudges.extend(
             _resets(
@@ -123,10 +131,10 @@ def plan_day(
             history=history,
         )
         if reflection is not None:
-            nudges.append(reflection)
-    live = [n for n in (_as_of(n, now, meetings, allowed) for n in nudges) if n is not None]
-    live.sort(key=lambda n: (n.at, n.kind))
-    return DayPlan(day=day, shape=shape, nudges=tuple(live))
+            timed.append(reflection)
+    nudges.extend(n for n in (_as_of(n, now, meetings, allowed) for n in timed) if n is not None)
+    nudges.sort(key=lambda n: (n.at, n.kind))
+    return DayPlan(day=day, shape=shape, nudges=tuple(nudges))
 
 
 def _allowed_spans(day: date, preferences: Preferences) -> list[tuple[datetime, datetime]]:
@@ -214,17 +222,6 @@ def _deadline(
     return max(end, at + grace)
 
 
-def _chains(meetings: Sequence[BusyInterval], chain_gap: timedelta) -> list[list[BusyInterval]]:
-    """Sorted meetings grouped like ``density.group_blocks``, as plain lists (no models)."""
-    groups: list[list[BusyInterval]] = []
-    for meeting in meetings:
-        if groups and meeting.start - groups[-1][-1].end < chain_gap:
-            groups[-1].append(meeting)
-        else:
-            groups.append([meeting])
-    return groups
-
-
 def _resets(
     day: date,
     *,
@@ -243,12 +240,12 @@ def _resets(
     # Chains come from the whole calendar, not the day's clipped copy: a chain crossing
     # midnight is measured from its real start, and the meeting after the day's last chain
     # may be tomorrow's. Anchors outside the day fail the allowed-time check below.
-    groups = _chains(meetings, timedelta(minutes=policy.chain_gap_minutes))
+    groups = chain_groups(meetings, timedelta(minutes=policy.chain_gap_minutes))
     for index, chain in enumerate(groups):
         start, end = chain[0].start, chain[-1].end
         if len(chain) >= 2 or end - start >= long_meeting:
             following = groups[index + 1][0].start if index + 1 < len(groups) else None
-            ends.append(_Candidate(anchor=end, next_start=following, chain_end=True))
+            ends.append(_Candidate(anchor=end, next_start=following))
         if len(chain) >= 2 and end - start >= long_chain:
             transitions.extend(_transitions(chain, spacing))
     chosen: list[_Candidate] = []
@@ -308,7 +305,7 @@ def _transitions(chain: Sequence[BusyInterval], spacing: timedelta) -> list[_Can
     out = []
     for before, after in pairwise(chain):
         if before.end - chain[0].start >= spacing:
-            out.append(_Candidate(anchor=before.end, next_start=after.start, chain_end=False))
+            out.append(_Candidate(anchor=before.end, next_start=after.start))
     return out
 
 
@@ -390,16 +387,30 @@ def _reflection(
     if at is None:
         return None
     span_end = next(end for start, end in allowed if start <= at < end)
-    year, week, _ = day.isocalendar()
-    prompts = choose_prompts(catalog, week=year * 53 + week, seed=history.seed)
+    week = reflection_week(day)
+    prompts = reflection_prompts(catalog, week=week, seed=history.seed)
     return Nudge(
         kind=NudgeKind.REFLECTION,
-        key=f"reflection:{year}-W{week:02d}",
+        key=f"reflection:{week}",
         at=at,
         expires_at=span_end,
         text=texts.reflection([p.text for p in prompts]),
         prompts=tuple(p.id for p in prompts),
     )
+
+
+def reflection_week(day: date) -> str:
+    """The ISO week a reflection belongs to, as in its key: ``2026-W48``."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def reflection_prompts(catalog: Catalog, *, week: str, seed: int) -> list[ReflectionPrompt]:
+    """The prompts of reflection ``week`` (``2026-W48``) for the person with ``seed``: the
+    same for the DM and for the modal behind its Reflect button."""
+    year, _, number = week.partition("-W")
+    index = int(year) * 53 + int(number) if year.isdigit() and number.isdigit() else 0
+    return choose_prompts(catalog, week=index, seed=seed)
 
 
 def _as_of(

@@ -19,8 +19,9 @@ from bot.listeners.common import person_of, within_budget
 from bot.models import SentNudge
 from bot.nudge_dm import reschedule
 from bot.store import StoreUnavailableError, person_seed
-from nudges.catalog import Practice, choose_prompts
+from nudges.catalog import Practice
 from nudges.insights import Outcome, OutcomeRecord
+from nudges.planner import reflection_prompts
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -62,10 +63,8 @@ def register(app: AsyncApp, services: Services) -> None:
     async def reflect(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         week = _value(body)
-        year, _, number = week.partition("-W")
-        index = int(year) * 53 + int(number) if year.isdigit() and number.isdigit() else 0
         team, user = person_of(body)
-        prompts = choose_prompts(services.catalog, week=index, seed=person_seed(team, user))
+        prompts = reflection_prompts(services.catalog, week=week, seed=person_seed(team, user))
         await client.views_open(
             trigger_id=body["trigger_id"], view=blocks.reflection_modal(prompts, week=week)
         )

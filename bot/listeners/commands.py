@@ -155,12 +155,10 @@ async def run_baseline(
     if answer is not None:
         return answer
     profile = await profile_with_zone(services, client, team, user)
+    # Parsed again in the person's zone: a pause's end depends on it. Help and "not yet"
+    # were answered above.
     command = parse_baseline(text, tz=zone_of(profile), now=now)
     match command:
-        case Help(suggestion=suggestion):
-            return blocks.help_message(suggestion)
-        case Later(name=name):
-            return blocks.error_message(texts.not_yet(name))
         case SetCalendar(url=None):
             removed = await store.clear_calendar(team, user)
             return blocks.confirmation(texts.CALENDAR_REMOVED if removed else texts.NO_CALENDAR)
@@ -211,7 +209,7 @@ async def run_baseline(
                 channel=channel,
                 filename="baseline-export.json",
                 content=json.dumps(data, ensure_ascii=False, indent=2),
-                title="Everything Baseline keeps about you",
+                title=texts.EXPORT_TITLE,
                 initial_comment=texts.EXPORT_COMMENT,
             )
             return blocks.confirmation(texts.EXPORT_SENT)
@@ -221,10 +219,7 @@ async def run_baseline(
 
 
 def _answer_without_store(text: str, *, now: datetime) -> blocks.Message | None:
-    """Help and "not yet" need nothing stored, so they answer even while Redis is away.
-
-    Everything else is parsed again in the person's own zone (a pause depends on it).
-    """
+    """Help and "not yet" need nothing stored, so they answer even while Redis is away."""
     try:
         command = parse_baseline(text, tz=ZoneInfo("UTC"), now=now)
     except CommandError:

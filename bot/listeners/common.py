@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -99,10 +98,6 @@ def zone_of(profile: Profile) -> ZoneInfo:
 def with_preferences(profile: Profile, **changes: Any) -> Profile:
     preferences = Preferences.model_validate({**profile.preferences.model_dump(), **changes})
     return profile.model_copy(update={"preferences": preferences})
-
-
-def local_time(moment: datetime, tz: ZoneInfo) -> str:
-    return f"{moment.astimezone(tz):%a %d %b %H:%M}"
 
 
 async def within_budget(work: Awaitable[T], *, seconds: float = REPLY_BUDGET_SECONDS) -> T:

@@ -12,14 +12,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, texts
 from bot.commands import mask_url
-from bot.listeners.common import person_of, profile_with_zone, within_budget
+from bot.listeners.common import person_of, profile_with_zone, with_preferences, within_budget
 from bot.models import Profile
 from bot.store import StoreUnavailableError
 from bot.week import day_shape
 from nudges.clock import ClockRange, Weekdays, day_bounds
 from nudges.density import recovery_load
 from nudges.insights import Outcome
-from nudges.preferences import Preferences, ReflectionTime
+from nudges.preferences import ReflectionTime
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -189,5 +189,5 @@ def profile_from_form(  # noqa: PLR0915 - one form, read field by field in its o
         changes["heavy_day_heads_up"] = "on" in heads_up
     opted = picked("opted_in")
     opted_in = profile.opted_in if not isinstance(opted, list) else "on" in opted
-    preferences = Preferences.model_validate({**current.model_dump(), **changes})
-    return profile.model_copy(update={"preferences": preferences, "opted_in": opted_in}), errors
+    updated = with_preferences(profile, **changes).model_copy(update={"opted_in": opted_in})
+    return updated, errors
