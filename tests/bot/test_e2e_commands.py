@@ -5,9 +5,10 @@ and exactly what Slack was asked to do.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from datetime import time as wall_time
 from pathlib import Path
@@ -90,6 +91,14 @@ class Conversation:
         body = block_actions_body(action_id=action_id, block_id="forget", response_url=url)
         assert (await self.bot.post(body)).status == 200
         return await answer_at(self.bot, url)
+
+
+async def eventually(read: Callable[[], Awaitable[Any]], expected: Any) -> None:
+    """Wait (5 s at most) until ``read()`` gives ``expected``: for work the bot does after
+    it has answered."""
+    async with asyncio.timeout(5):
+        while await read() != expected:
+            await asyncio.sleep(0.01)
 
 
 def ephemeral(message: blocks.Message) -> dict[str, Any]:
@@ -297,6 +306,8 @@ async def test_three_low_logs_bring_one_private_support_dm_and_nothing_anywhere_
 
     bot.clock.advance(timedelta(hours=2))
     await talk.feel("2 still low")
+    # The offer goes out after the answer (it is two Slack calls): wait for it.
+    await bot.slack.wait_for("chat.postMessage")
 
     [opened] = bot.slack.calls("conversations.open")
     assert opened.params["users"] == USER_ID
@@ -327,6 +338,7 @@ async def test_three_low_logs_bring_one_private_support_dm_and_nothing_anywhere_
     for text in ("4", "2", "2", "1"):
         bot.clock.advance(timedelta(hours=2))
         await talk.feel(text)
+    await bot.slack.wait_for("chat.postMessage", count=2)
     assert [call.params["channel"] for call in bot.slack.calls("chat.postMessage")] == [DM, DM]
     # The DM channel is remembered: conversations.open (Tier 3) only once.
     assert len(bot.slack.calls("conversations.open")) == 1
@@ -357,6 +369,9 @@ async def test_support_dm_that_slack_refuses_is_offered_again_and_the_log_is_ans
     bot.clock.advance(timedelta(minutes=30))
 
     third = await talk.feel("1")
+    # The offer is tried after the answer; once Slack refuses it, the marker is cleared.
+    await bot.slack.wait_for("chat.postMessage")
+    await eventually(lambda: bot.store.redis.exists(f"bl:{{p:{TEAM_ID}:{USER_ID}}}:support"), 0)
 
     # The log is saved and answered even though the DM failed...
     entries = await bot.store.feelings(TEAM_ID, USER_ID, since=EPOCH)
@@ -368,6 +383,7 @@ async def test_support_dm_that_slack_refuses_is_offered_again_and_the_log_is_ans
     bot.clock.advance(timedelta(minutes=30))
     await talk.feel("1")
     later_entry = FeelEntry(at=bot.clock.now(), score=1)
+    await bot.slack.wait_for("chat.postMessage", count=2)
     assert [ok(c) for c in bot.slack.calls("chat.postMessage")] == [False, True]
     assert [c.params["channel"] for c in bot.slack.calls("chat.postMessage")] == [DM, DM]
     assert await bot.store.feelings(TEAM_ID, USER_ID, since=EPOCH) == [*entries, later_entry]
