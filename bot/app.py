@@ -1,5 +1,6 @@
-"""The Slack app factory: ``create_app(settings, store=..., clock=...)`` builds a Bolt app
-with every listener registered, and ``create_web_app`` wraps it for HTTP mode.
+"""The Slack app factory: ``build_services(settings, store=..., clock=...)`` gathers what
+listeners and the worker share, ``create_app(services)`` builds a Bolt app with every
+listener registered, and ``create_web_app`` wraps it for HTTP mode.
 
 Nothing connects at import time. Listeners get their services from :class:`Services`,
 built once here and passed to each ``register``.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
 from bot.listeners import actions, commands, events, home, views
+from bot.queue import Counters, DueQueue
 from bot.replies import PooledRespond, SharedHttp
 from bot.store import Store
 from config.catalog import load_catalog
@@ -36,35 +39,50 @@ class Services:
     store: Store
     clock: Clock
     catalog: Catalog
+    queue: DueQueue
+
+    @property
+    def counters(self) -> Counters:
+        return self.queue.counters
 
 
-def create_app(
+def build_services(
     settings: Settings,
     *,
     store: Store,
     clock: Clock,
-    client: AsyncWebClient | None = None,
     catalog: Catalog | None = None,
+    queue: DueQueue | None = None,
+) -> Services:
+    """Everything the listeners and the worker share, built from one Settings."""
+    return Services(
+        settings=settings,
+        store=store,
+        clock=clock,
+        catalog=catalog or load_catalog(settings.catalog_path),
+        queue=queue or build_queue(settings, store),
+    )
+
+
+def create_app(
+    services: Services,
+    *,
+    client: AsyncWebClient | None = None,
     http: SharedHttp | None = None,
 ) -> AsyncApp:
     """A Bolt app with all of Baseline's listeners. Needs the bot token and signing secret."""
+    settings = services.settings
     settings.require_bot()
     assert settings.slack_bot_token is not None  # noqa: S101 - checked by require_bot
     assert settings.slack_signing_secret is not None  # noqa: S101 - checked by require_bot
     token = settings.slack_bot_token.get_secret_value()
-    client = client or AsyncWebClient(token=token, base_url=settings.slack_api_url)
+    client = client or slack_client(settings)
     app = AsyncApp(
         token=token,
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         client=client,
         # Requests no listener claims still get a 404, not a silent 200.
         raise_error_for_unhandled_request=True,
-    )
-    services = Services(
-        settings=settings,
-        store=store,
-        clock=clock,
-        catalog=catalog or load_catalog(settings.catalog_path),
     )
     replies_http = http or SharedHttp()
 
@@ -97,6 +115,22 @@ def create_app(
         )
 
     return app
+
+
+def slack_client(settings: Settings) -> AsyncWebClient:
+    settings.require_bot()
+    assert settings.slack_bot_token is not None  # noqa: S101 - checked by require_bot
+    return AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+    )
+
+
+def build_queue(settings: Settings, store: Store) -> DueQueue:
+    return DueQueue(
+        store.redis,
+        shards=settings.queue_shards,
+        lease=timedelta(seconds=settings.delivery_lease_seconds),
+    )
 
 
 def create_web_app(

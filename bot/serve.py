@@ -13,12 +13,14 @@ from datetime import timedelta
 from aiohttp import web
 from redis.asyncio import Redis
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
 
-from bot.app import create_app, create_web_app
+from bot.app import build_services, create_app, create_web_app, slack_client
 from bot.clock import SystemClock
 from bot.replies import SharedHttp
 from bot.store import Store
 from bot.vault import Vault
+from bot.worker import Worker
 from config.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -42,12 +44,29 @@ async def serve(settings: Settings) -> None:
     settings.require_bot()
     store = build_store(settings)
     http = SharedHttp()
-    app = create_app(settings, store=store, clock=SystemClock(), http=http)
-    if settings.slack_app_token is not None:
-        logger.info("starting in Socket Mode")
-        handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
-        await handler.start_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt
-        return
+    services = build_services(settings, store=store, clock=SystemClock())
+    client = slack_client(settings)
+    app = create_app(services, client=client, http=http)
+    stop = asyncio.Event()
+    background: asyncio.Task[None] | None = None
+    if settings.worker:
+        background = asyncio.create_task(Worker(services, client).run(stop))
+        logger.info("worker started: delivery, day-start planning, calendar sync")
+    try:
+        if settings.slack_app_token is not None:
+            logger.info("starting in Socket Mode")
+            handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+            await handler.start_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt
+            return
+        await _serve_http(settings, app, store=store, http=http)
+    finally:
+        stop.set()
+        if background is not None:
+            await background
+        await store.redis.aclose()
+
+
+async def _serve_http(settings: Settings, app: AsyncApp, *, store: Store, http: SharedHttp) -> None:
     # No per-request access log: it costs CPU on every request and says nothing we need.
     runner = web.AppRunner(create_web_app(app, store=store, http=http), access_log=None)
     await runner.setup()
@@ -58,4 +77,3 @@ async def serve(settings: Settings) -> None:
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
-        await store.redis.aclose()

@@ -137,6 +137,23 @@ def plan_day(
     return DayPlan(day=day, shape=shape, nudges=tuple(nudges))
 
 
+def held_back(preferences: Preferences, at: datetime) -> str | None:
+    """Why nothing may be sent at ``at`` under ``preferences`` ("paused", "quiet_hours",
+    "outside_hours"), or None: delivery's last look before a nudge goes out, since the
+    person may have changed their mind after it was planned."""
+    if preferences.paused_until is not None and at < preferences.paused_until:
+        return "paused"
+    if preferences.quiet_hours is not None and preferences.quiet_hours.contains(
+        at, preferences.tz
+    ):
+        return "quiet_hours"
+    day = at.astimezone(preferences.tz).date()
+    # Yesterday too: a shift that wraps midnight belongs to the day it starts on.
+    if any(_is_allowed(at, _allowed_spans(d, preferences)) for d in (day, day - timedelta(1))):
+        return None
+    return "outside_hours"
+
+
 def _allowed_spans(day: date, preferences: Preferences) -> list[tuple[datetime, datetime]]:
     """UTC spans of ``day`` in which a nudge may be sent: working time, minus quiet and pause."""
     tz = preferences.tz
@@ -459,3 +476,16 @@ def _allowed_throughout(
                 return True
             cursor = span_end
     return False
+
+
+# --- for nudges made outside a day's plan (live signals: nudges/signals.py) ---------------
+
+
+def reset_deadline(at: datetime, next_start: datetime | None, policy: PlanningPolicy) -> datetime:
+    """When a reset sent at ``at`` stops being useful: the same rule as the planned resets."""
+    return _deadline(
+        at,
+        timedelta(minutes=policy.reset_expiry_minutes),
+        next_start,
+        timedelta(seconds=policy.connect_grace_seconds),
+    )

@@ -21,12 +21,11 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from bot.app import Services, create_app, create_web_app
+from bot.app import Services, build_services, create_app, create_web_app
 from bot.clock import ManualClock
 from bot.replies import SharedHttp
 from bot.store import Store
 from bot.vault import Vault
-from config.catalog import load_catalog
 from config.settings import Settings
 from tests.support import TEAM_ID, USER_ID
 from tests.support.fake_slack import FakeSlack
@@ -144,12 +143,12 @@ async def serve_bot(
     )
     clock = ManualClock(START)
     replies = SharedHttp()
-    app = create_app(settings, store=store, clock=clock, http=replies)
+    services = build_services(settings, store=store, clock=clock)
+    app = create_app(services, http=replies)
     runner = web.AppRunner(create_web_app(app, store=store, http=replies))
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, host="127.0.0.1", port=port).start()
-    services = Services(settings=settings, store=store, clock=clock, catalog=load_catalog())
     async with aiohttp.ClientSession() as http:
         try:
             yield RunningBot(

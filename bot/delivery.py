@@ -1,0 +1,223 @@
+"""Delivery: claim due nudges from the queue, look once more, and post each at most once.
+
+One :class:`Deliverer` runs in every instance. Each pass walks the queue's shards, claims
+the due nudges with the closest deadlines (leased, so a crashed instance's claims return to
+the queue), and sends them with bounded concurrency. For each claim, right before sending:
+
+1. deadline passed → ``expired``;
+2. still opted in, not paused, not in quiet hours, inside working time → else
+   ``dropped:<reason>`` (the person may have changed their mind since it was planned);
+3. in Slack DND, a huddle, or a meeting their status names → ``dropped:<reason>``
+   (:func:`bot.presence.unavailable`);
+4. a token from the workspace's bucket (:class:`~bot.ratelimit.WorkspaceRate`), waiting if
+   need be; a wait past the deadline gives the nudge up as ``expired``;
+5. the once-only gate (``DueQueue.begin_send``), then ``chat.postMessage``.
+
+A 429 pauses the whole workspace for its Retry-After and puts the nudge back (its key is
+released: Slack did not post it); ``rate_limited`` counts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import presence
+from bot.nudge_dm import send_nudge, send_reflection
+from bot.queue import Claim, DropReason
+from bot.ratelimit import WorkspaceRate
+from bot.store import StoreUnavailableError
+from nudges.planner import NudgeKind, held_back
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+logger = logging.getLogger(__name__)
+
+# Idle passes this far apart: a due nudge waits at most about this long to be claimed.
+POLL_SECONDS = 0.2
+# A claim waits this long at most for a rate token while holding its lease; a longer wait
+# hands it back to the queue (due again when the token is), freeing the slot.
+MAX_TOKEN_WAIT = 5.0
+# Slack errors worth one more try (the message was not posted).
+_TRANSIENT_ERRORS = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+)
+_HELD_BACK = {
+    "paused": DropReason.PAUSED,
+    "quiet_hours": DropReason.QUIET_HOURS,
+    "outside_hours": DropReason.OUTSIDE_HOURS,
+}
+
+
+class Deliverer:
+    """Sends due nudges; ``await run(stop)`` until ``stop`` is set."""
+
+    def __init__(
+        self,
+        services: Services,
+        client: AsyncWebClient,
+        *,
+        rate: WorkspaceRate,
+        concurrency: int = 16,
+    ) -> None:
+        self._services = services
+        self._client = client
+        self._rate = rate
+        self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._next_shard = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                claimed = await self.pass_once()
+            except (StoreUnavailableError, OSError, TimeoutError) as exc:
+                logger.warning("delivery pass failed: %s", type(exc).__name__)
+                claimed = 0
+            if not claimed:
+                # Idle: wait for the next pass, or for the stop (whichever comes first).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), POLL_SECONDS)
+        await self.drain()
+
+    async def pass_once(self) -> int:
+        """Claim what is due on every shard (as many as there are free slots) and start
+        sending it; returns how many were claimed."""
+        queue = self._services.queue
+        claimed = 0
+        for step in range(queue.shards):
+            free = self._concurrency - len(self._tasks)
+            if free <= 0:
+                break
+            shard = (self._next_shard + step) % queue.shards
+            # A fair share of the free slots per shard, so one busy shard cannot starve others.
+            share = max(1, free // max(1, queue.shards - step))
+            now = self._services.clock.now()
+            for claim in await queue.claim(shard, now=now, limit=share):
+                task = asyncio.create_task(self._deliver_in_slot(claim))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                claimed += 1
+        self._next_shard = (self._next_shard + 1) % queue.shards
+        return claimed
+
+    async def drain(self) -> None:
+        """Wait for the sends in flight (used at shutdown and by tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _deliver_in_slot(self, claim: Claim) -> None:
+        async with self._slots:
+            try:
+                await self.deliver(claim)
+            except (StoreUnavailableError, OSError, TimeoutError) as exc:
+                # The lease runs out and another pass (here or elsewhere) tries again.
+                logger.warning("delivery of a %s failed: %s", claim.nudge.kind, type(exc).__name__)
+
+    async def deliver(self, claim: Claim) -> None:
+        services, queue = self._services, self._services.queue
+        counters = queue.counters
+        now = services.clock.now()
+        if claim.nudge.expires_at <= now:
+            await queue.finish(claim, sent=False, now=now)
+            await counters.incr("expired")
+            return
+        reason = await self._held_back(claim, now=now)
+        if reason is not None:
+            await queue.finish(claim, sent=False, now=now)
+            await counters.incr(f"dropped:{reason}")
+            return
+        if not await self._wait_for_token(claim):
+            return
+        now = services.clock.now()
+        if not await queue.begin_send(claim, now=now):
+            return
+        try:
+            await self._post(claim)
+        except SlackApiError as exc:
+            await self._slack_refused(claim, exc)
+            return
+        except aiohttp.ClientConnectorError:
+            # Nothing reached Slack: release the key and let the lease bring it back.
+            await queue.retry(claim, at=now + timedelta(seconds=2), release=True)
+            return
+        except (aiohttp.ClientError, TimeoutError):
+            # The request may have reached Slack: at most once, so give it up and count it.
+            await queue.finish(claim, sent=False, now=now)
+            await counters.incr(f"dropped:{DropReason.UNCERTAIN}")
+            return
+        await queue.finish(claim, sent=True, now=services.clock.now())
+        await counters.incr("sent")
+
+    async def _held_back(self, claim: Claim, *, now: datetime) -> DropReason | None:
+        profile = await self._services.store.profile(claim.team, claim.user)
+        if not profile.opted_in:
+            return DropReason.OPTED_OUT
+        held = held_back(profile.preferences, now)
+        if held is not None:
+            return _HELD_BACK[held]
+        if claim.nudge.kind is NudgeKind.REFLECTION:
+            # The weekly reflection is read later, not in the moment: DND holds it back
+            # only if Slack would notify, which it does not do in DND anyway.
+            return None
+        return await presence.unavailable(
+            self._services, self._client, claim.team, claim.user, now=now
+        )
+
+    async def _wait_for_token(self, claim: Claim) -> bool:
+        """Take a rate token, waiting if need be; False when the claim was handed back or
+        given up (its deadline would pass first)."""
+        services, queue = self._services, self._services.queue
+        while True:
+            wait = await self._rate.take(claim.team)
+            if wait <= 0:
+                return True
+            now = services.clock.now()
+            if now + timedelta(seconds=wait) >= claim.nudge.expires_at:
+                await queue.finish(claim, sent=False, now=now)
+                await queue.counters.incr("expired")
+                return False
+            if wait > MAX_TOKEN_WAIT:
+                await queue.retry(claim, at=now + timedelta(seconds=wait))
+                return False
+            await asyncio.sleep(wait)
+
+    async def _post(self, claim: Claim) -> None:
+        send = send_reflection if claim.nudge.kind is NudgeKind.REFLECTION else send_nudge
+        await send(self._services, self._client, claim.team, claim.user, claim.nudge)
+
+    async def _slack_refused(self, claim: Claim, exc: SlackApiError) -> None:
+        queue = self._services.queue
+        now = self._services.clock.now()
+        error = str(exc.response.get("error", "unknown"))
+        if exc.response.status_code == 429:
+            retry_after = _retry_after(exc)
+            await self._rate.pause(claim.team, retry_after)
+            await queue.counters.incr("rate_limited")
+            await queue.retry(claim, at=now + timedelta(seconds=retry_after), release=True)
+            logger.info("Slack said 429: workspace paused for %.0f s", retry_after)
+            return
+        if error in _TRANSIENT_ERRORS and now + timedelta(seconds=5) < claim.nudge.expires_at:
+            await queue.retry(claim, at=now + timedelta(seconds=5), release=True)
+            logger.info("Slack refused a nudge (%s): trying again shortly", error)
+            return
+        await queue.finish(claim, sent=False, now=now)
+        await queue.counters.incr(f"dropped:{DropReason.SLACK_ERROR}")
+        logger.warning("Slack refused a nudge: %s", error)
+
+
+def _retry_after(exc: SlackApiError) -> float:
+    raw = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
+    try:
+        return max(1.0, float(raw)) if raw is not None else 1.0
+    except ValueError:
+        return 1.0
