@@ -97,3 +97,96 @@ def is_person_key(team: str, user: str, key: str) -> bool:
 def event_seen(event_id: str) -> str:
     """Dedupe marker for Events API retries (SET NX EX)."""
     return f"{PREFIX}:event:{event_id}"
+
+
+# --- the due queue (bot/queue.py): one hash tag per shard, so each script stays in one slot --
+
+
+def _shard(shard: int) -> str:
+    return f"{PREFIX}:q:{{q{shard}}}"
+
+
+def queue_at(shard: int) -> str:
+    """Sorted set job id → send time (UTC epoch seconds): pending, not due yet."""
+    return f"{_shard(shard)}:at"
+
+
+def queue_ready(shard: int) -> str:
+    """Sorted set job id → deadline: due, waiting to be claimed (closest deadline first)."""
+    return f"{_shard(shard)}:ready"
+
+
+def queue_leased(shard: int) -> str:
+    """Sorted set job id → lease expiry: claimed by an instance that is sending it."""
+    return f"{_shard(shard)}:leased"
+
+
+def queue_jobs(shard: int) -> str:
+    """Hash job id → JSON payload (team, user, nudge, at, deadline)."""
+    return f"{_shard(shard)}:jobs"
+
+
+def queue_owner(shard: int) -> str:
+    """Hash job id → the lease token of the claim that holds it."""
+    return f"{_shard(shard)}:owner"
+
+
+def queue_person_prefix(shard: int) -> str:
+    return f"{_shard(shard)}:p:"
+
+
+def queue_person(shard: int, team: str, user: str) -> str:
+    """Set of one person's pending job ids (what a re-plan replaces)."""
+    return f"{queue_person_prefix(shard)}{team}:{user}"
+
+
+def queue_done_prefix(shard: int) -> str:
+    return f"{_shard(shard)}:done:"
+
+
+def queue_done(shard: int, team: str, user: str) -> str:
+    """Hash nudge key → ``sending:<expiry>`` / ``sent:<expiry>``: the idempotency record."""
+    return f"{queue_done_prefix(shard)}{team}:{user}"
+
+
+def counters() -> str:
+    """Hash of delivery and sync counters (``baseline stats``)."""
+    return f"{PREFIX}:stats"
+
+
+def rate_bucket(team: str) -> str:
+    """Hash: the workspace's token bucket for chat.postMessage (tokens, updated, paused until)."""
+    return f"{PREFIX}:rate:{{{team}}}"
+
+
+def day_starts(shard: int) -> str:
+    """Sorted set ``<team>:<user>`` → the person's next local midnight (day-start re-plan)."""
+    return f"{_shard(shard)}:daystart"
+
+
+# --- calendar sync (bot/sync.py) -------------------------------------------------------------
+
+
+def sync_state(team: str, user: str) -> str:
+    """Small hash: the person's calendar-sync state (validators, content hash, failures)."""
+    return f"{PREFIX}:{person_tag(team, user)}:sync"
+
+
+def sync_schedule(shard: int) -> str:
+    """Sorted set ``<team>:<user>`` → next calendar sync (UTC epoch seconds), one per shard;
+    a claimed member's score is pushed to its lease expiry while it syncs."""
+    return f"{PREFIX}:sync:{{s{shard}}}"
+
+
+# --- live signals (bot/live.py) -----------------------------------------------------------
+
+
+def live(team: str, user: str) -> str:
+    """Hash: since when the person is in a huddle (``huddle``) or a status-marked meeting
+    (``status``, and ``status:until``, the status's expiry), as UTC epoch seconds."""
+    return f"{PREFIX}:{person_tag(team, user)}:live"
+
+
+def dnd(team: str, user: str) -> str:
+    """The person's dnd.info answer (JSON), cached for a few minutes."""
+    return f"{PREFIX}:{person_tag(team, user)}:dnd"

@@ -54,6 +54,27 @@ class Settings(BaseSettings):
     calendar_max_redirects: int = Field(
         default=3, ge=0, le=10, description="Redirects followed when fetching a calendar."
     )
+    calendar_sync_minutes: float = Field(
+        default=10, gt=0, le=24 * 60, description="How often a calendar is re-read in working hours."
+    )
+    calendar_idle_sync_minutes: float = Field(
+        default=60,
+        gt=0,
+        le=24 * 60,
+        description="How often a calendar is re-read outside working hours (and while opted out).",
+    )
+    calendar_sync_concurrency: int = Field(
+        default=64, ge=1, le=1024, description="Calendars one instance fetches at the same time."
+    )
+    calendar_parse_workers: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description=(
+            "Processes that parse fetched calendars, so a big feed never stalls the bot's event "
+            "loop; 0 parses in the bot's own process (tests, tiny installs)."
+        ),
+    )
     load_model: LoadModel = Field(
         default_factory=LoadModel,
         description="Time constants of the recovery-load curve (docs/science.md).",
@@ -105,6 +126,38 @@ class Settings(BaseSettings):
         gt=0,
         le=2.0,
         description="Per Redis call; short, so a reply still fits Slack's 3 seconds.",
+    )
+
+    slack_rate: float = Field(
+        default=10.0,
+        gt=0,
+        le=1000,
+        description=(
+            "Nudge DMs per second per workspace, shared by all instances (a token bucket in "
+            "Redis). Slack's own limit for chat.postMessage is unpublished; 429s are honoured."
+        ),
+    )
+    queue_shards: int = Field(
+        default=16,
+        ge=1,
+        le=1024,
+        description=(
+            "Shards of the due queue (one Redis Cluster slot each). Every instance must use "
+            "the same number; changing it strands pending nudges until the next re-plan."
+        ),
+    )
+    delivery_concurrency: int = Field(
+        default=16, ge=1, le=256, description="Nudges one instance sends at the same time."
+    )
+    delivery_lease_seconds: float = Field(
+        default=30,
+        ge=2,
+        le=600,
+        description="How long a claimed nudge is held before another instance may take it.",
+    )
+    worker: bool = Field(
+        default=True,
+        description="Run delivery, day-start planning and calendar sync in this instance.",
     )
 
     @field_validator("slack_api_url")
@@ -187,11 +240,15 @@ def load_settings(**overrides: object) -> Settings:
 
 
 _UNPREFIXED = ("SLACK_", "REDIS_URL", "PORT")
+# Baseline's own settings whose names happen to start like Slack's.
+_PREFIXED = ("SLACK_RATE",)
 
 
 def _env_name(field: str) -> str:
     name = field.upper()
-    return name if name.startswith(_UNPREFIXED) else "BASELINE_" + name
+    if name.startswith(_UNPREFIXED) and not name.startswith(_PREFIXED):
+        return name
+    return "BASELINE_" + name
 
 
 def _split_keys(value: str) -> list[str]:
