@@ -97,6 +97,13 @@ async def replan_quietly(services: Services, team: str, user: str) -> None:
         logger.warning("re-plan after a change failed: %s", type(exc).__name__)
 
 
+async def forget_plans(services: Services, team: str, user: str) -> None:
+    """The person asked to be forgotten: nothing pending, no schedule, no send records."""
+    queue = services.queue
+    await queue.clear(team, user, forget=True)
+    await services.store.redis.zrem(keys.day_starts(queue.shard_of(team, user)), f"{team}:{user}")
+
+
 async def run_day_starts(services: Services, *, now: datetime, limit: int = 200) -> int:
     """Re-plan everyone whose local day has begun since their last plan; returns how many."""
     redis: Redis = services.store.redis

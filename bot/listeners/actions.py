@@ -18,6 +18,7 @@ from bot import blocks, texts
 from bot.listeners.common import person_of, within_budget
 from bot.models import SentNudge
 from bot.nudge_dm import reschedule
+from bot.planning import forget_plans
 from bot.store import StoreUnavailableError, person_seed
 from nudges.catalog import Practice
 from nudges.insights import Outcome, OutcomeRecord
@@ -75,6 +76,7 @@ def register(app: AsyncApp, services: Services) -> None:
         team, user = person_of(body)
         try:
             count = await within_budget(services.store.forget(team, user))
+            await within_budget(forget_plans(services, team, user))
         except (StoreUnavailableError, TimeoutError):
             await respond(replace_original=True, **blocks.storage_unavailable().to_dict())
             return

@@ -38,6 +38,7 @@ from bot.listeners.common import (
     zone_of,
 )
 from bot.models import Profile
+from bot.planning import replan_quietly
 from bot.store import StoreUnavailableError
 from bot.week import week_report
 from nudges.feelings import FeelEntry, Weighed, feel_trend, needs_support
@@ -234,3 +235,5 @@ def _answer_without_store(text: str, *, now: datetime) -> blocks.Message | None:
 
 async def _save(services: Services, team: str, user: str, profile: Profile) -> None:
     await services.store.save_profile(team, user, profile)
+    # Hours, quiet time, a pause or opting in/out can move or cancel what is queued.
+    await replan_quietly(services, team, user)

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import Profile
+from bot.planning import replan_quietly
 from nudges.preferences import Preferences
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ async def profile_with_zone(
         }
     )
     await services.store.save_profile(team, user, updated)
+    # Local hours moved with the zone: so does everything queued.
+    await replan_quietly(services, team, user)
     return updated
 
 

@@ -14,6 +14,7 @@ from bot import blocks, texts
 from bot.commands import mask_url
 from bot.listeners.common import person_of, profile_with_zone, with_preferences, within_budget
 from bot.models import Profile
+from bot.planning import replan_quietly
 from bot.store import StoreUnavailableError
 from bot.week import day_shape
 from nudges.clock import ClockRange, Weekdays, day_bounds
@@ -59,6 +60,7 @@ def register(app: AsyncApp, services: Services) -> None:
             updated, errors = profile_from_form(profile, state)
             if not errors:
                 await within_budget(services.store.save_profile(team, user, updated))
+                await within_budget(replan_quietly(services, team, user))
         except (StoreUnavailableError, TimeoutError):
             # The Home tab has no channel to answer in: the tab itself says so, without a
             # form, so nothing stale can be saved over the person's settings.

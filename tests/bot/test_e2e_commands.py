@@ -774,7 +774,10 @@ async def test_forget_confirmed_deletes_every_key_of_the_person_only(
 
     assert done == {"replace_original": True, **blocks.forgotten(len(mine)).to_dict()}
     assert await keys_of(redis, USER_ID) == set()
-    assert await raw_dump(redis) == others_data
+    after = await raw_dump(redis)
+    assert {k: v for k, v in after.items() if k.startswith(b"bl:{p:")} == others_data
+    # Nor is the person named anywhere else: not in the queue, schedules or send records.
+    assert USER_ID not in repr(after)
     assert [e.note for e in await bot.store.feelings(TEAM_ID, OTHER, since=EPOCH)] == ["meh"]
     assert await bot.store.calendar_url(TEAM_ID, OTHER) == ICS_URL
 
