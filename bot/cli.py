@@ -14,8 +14,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from bot.manifest import render_manifest
 from bot.preview import plan_as_json, plan_as_text, working_window
+from bot.queue import DueQueue
 from bot.serve import serve
 from bot.vault import Vault
 from config.catalog import CatalogError, load_catalog
@@ -100,6 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
             "BASELINE_ENCRYPTION_KEY=new,old (old data still decrypts)."
         ),
     )
+    stats = commands.add_parser(
+        "stats",
+        help="print delivery and sync counters and the queue's depth (reads REDIS_URL)",
+        description=(
+            "Counters shared by every instance since the Redis was new: nudges planned, "
+            "sent, dropped by reason, expired, deduplicated, Slack 429s, calendar syncs; "
+            "and what is waiting in the due queue now."
+        ),
+    )
+    stats.add_argument("--json", action="store_true", help="print JSON")
     manifest = commands.add_parser(
         "manifest",
         help="print the Slack app manifest, ready to paste into api.slack.com/apps",
@@ -127,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(render_manifest(args.url, socket_mode=args.socket_mode), end="")
             except ValueError as exc:
                 raise UsageError(str(exc)) from exc
+        elif args.command == "stats":
+            print(asyncio.run(stats_report(load_settings(), as_json=args.json)))
         elif args.command == "run":
             settings = load_settings()
             settings.require_bot()
@@ -146,6 +163,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         # at /dev/null so the interpreter's own flush at exit does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+async def stats_report(settings: Settings, *, as_json: bool) -> str:
+    """``baseline stats``: the shared counters and the queue's depth, from Redis."""
+    redis = Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_seconds * 5,
+        socket_connect_timeout=settings.redis_timeout_seconds * 5,
+    )
+    try:
+        queue = DueQueue(redis, shards=settings.queue_shards)
+        counters = await queue.counters.read()
+        depth = await queue.depth()
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise UsageError(
+            f"Redis at REDIS_URL could not be reached ({type(exc).__name__})"
+        ) from None
+    finally:
+        await redis.aclose()
+    queued = {
+        "scheduled": depth.scheduled,
+        "ready": depth.ready,
+        "leased": depth.leased,
+        "oldest_due": None if depth.oldest_due is None else depth.oldest_due.isoformat(),
+    }
+    if as_json:
+        return json.dumps({"counters": counters, "queue": queued}, indent=2)
+    width = max((len(name) for name in counters), default=0)
+    lines = ["Counters (all instances):"]
+    lines += [f"  {name:<{width}}  {value:>10,}" for name, value in counters.items()] or [
+        "  none yet"
+    ]
+    lines.append("Queue now:")
+    lines += [f"  {name:<10}  {value}" for name, value in queued.items()]
+    return "\n".join(lines)
 
 
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
