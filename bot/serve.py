@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from datetime import timedelta
 
 from aiohttp import web
@@ -41,6 +42,8 @@ def build_store(settings: Settings) -> Store:
 
 
 async def serve(settings: Settings) -> None:
+    """Serve until SIGTERM or SIGINT; then stop taking work, let sends in flight finish
+    (their claims would otherwise wait out their leases) and close."""
     settings.require_bot()
     store = build_store(settings)
     http = SharedHttp()
@@ -48,25 +51,40 @@ async def serve(settings: Settings) -> None:
     client = slack_client(settings)
     app = create_app(services, client=client, http=http)
     stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     background: asyncio.Task[None] | None = None
     if settings.worker:
         background = asyncio.create_task(Worker(services, client).run(stop))
         logger.info("worker started: delivery, day-start planning, calendar sync")
     try:
         if settings.slack_app_token is not None:
-            logger.info("starting in Socket Mode")
-            handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
-            await handler.start_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt
-            return
-        await _serve_http(settings, app, store=store, http=http)
+            await _serve_socket_mode(settings, app, stop)
+        else:
+            await _serve_http(settings, app, stop, store=store, http=http)
     finally:
         stop.set()
         if background is not None:
             await background
         await store.redis.aclose()
+        logger.info("stopped")
 
 
-async def _serve_http(settings: Settings, app: AsyncApp, *, store: Store, http: SharedHttp) -> None:
+async def _serve_socket_mode(settings: Settings, app: AsyncApp, stop: asyncio.Event) -> None:
+    assert settings.slack_app_token is not None  # noqa: S101 - the caller checked
+    logger.info("starting in Socket Mode")
+    handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+    await handler.connect_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt
+    try:
+        await stop.wait()
+    finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt
+
+
+async def _serve_http(
+    settings: Settings, app: AsyncApp, stop: asyncio.Event, *, store: Store, http: SharedHttp
+) -> None:
     # No per-request access log: it costs CPU on every request and says nothing we need.
     runner = web.AppRunner(create_web_app(app, store=store, http=http), access_log=None)
     await runner.setup()
@@ -74,6 +92,6 @@ async def _serve_http(settings: Settings, app: AsyncApp, *, store: Store, http: 
     await site.start()
     logger.info("listening on port %d (HTTP mode: POST /slack/events)", settings.port)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await runner.cleanup()
