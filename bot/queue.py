@@ -516,8 +516,10 @@ class DueQueue:
             scheduled, ready, leased = scheduled + a, ready + r, leased + leased_count
             if r:
                 # A sample: ready is ordered by deadline, and the send times are close to it.
-                first: list[bytes] = await self._redis.zrange(keys.queue_ready(shard), 0, 199)
-                payloads = await self._redis.hmget(keys.queue_jobs(shard), first)
+                first = await self._redis.zrange(keys.queue_ready(shard), 0, 199)
+                payloads = await self._redis.hmget(
+                    keys.queue_jobs(shard), cast("list[bytes]", first)
+                )
                 for payload in payloads:
                     if payload is not None:
                         at = json.loads(payload)["at"]
