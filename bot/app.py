@@ -20,7 +20,7 @@ from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
-from bot.listeners import actions, commands, events, home, views
+from bot.listeners import actions, commands, events, home, signals, views
 from bot.queue import Counters, DueQueue
 from bot.replies import PooledRespond, SharedHttp
 from bot.store import Store
@@ -99,6 +99,7 @@ def create_app(
     views.register(app, services)
     events.register(app, services)
     home.register(app, services)
+    signals.register(app, services)
 
     @app.error
     async def _on_error(error: Exception, body: dict[str, Any]) -> None:

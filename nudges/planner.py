@@ -143,9 +143,7 @@ def held_back(preferences: Preferences, at: datetime) -> str | None:
     person may have changed their mind after it was planned."""
     if preferences.paused_until is not None and at < preferences.paused_until:
         return "paused"
-    if preferences.quiet_hours is not None and preferences.quiet_hours.contains(
-        at, preferences.tz
-    ):
+    if preferences.quiet_hours is not None and preferences.quiet_hours.contains(at, preferences.tz):
         return "quiet_hours"
     day = at.astimezone(preferences.tz).date()
     # Yesterday too: a shift that wraps midnight belongs to the day it starts on.

@@ -57,3 +57,6 @@ class PlanningPolicy(BaseModel):
     heads_up_expiry_minutes: int = Field(default=60, ge=1)
     connect_grace_seconds: int = Field(default=120, ge=0, le=600)
     recovery_slot_minutes: int = Field(default=10, ge=1)
+    # A huddle or a status-marked meeting (Slack live signals) this long earns a reset when
+    # it ends; shorter ones are quick syncs (docs/science.md, "Live signals").
+    live_signal_minutes: int = Field(default=30, ge=5, le=240)
