@@ -19,6 +19,7 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import health, logs, metrics
 from bot.clock import Clock
 from bot.listeners import actions, commands, events, home, signals, views
 from bot.queue import Counters, DueQueue
@@ -135,17 +136,27 @@ def build_queue(settings: Settings, store: Store) -> DueQueue:
 
 
 def create_web_app(
-    app: AsyncApp, *, store: Store, http: SharedHttp | None = None
+    app: AsyncApp,
+    *,
+    store: Store,
+    http: SharedHttp | None = None,
+    services: Services | None = None,
 ) -> web.Application:
-    """HTTP mode: ``POST /slack/events`` (signed), ``GET /healthz``, ``GET /readyz``."""
+    """HTTP mode: ``POST /slack/events`` (signed), ``GET /healthz``, ``GET /readyz``,
+    ``GET /metrics`` (queue depth and lag need ``services``)."""
     web_app = app.web_app(path="/slack/events")
+    slack_auth = health.SlackAuthCheck(app.client)  # auth.test once, from start-up
+    slack_auth.attach(web_app)
+    web_app.middlewares.append(logs.tag_requests)  # a request id on every line
+    metrics.BaselineMetrics(
+        redis=store.redis,
+        queue=services.queue if services else None,
+        clock=services.clock if services else None,
+        slack_auth=slack_auth,
+    ).attach(web_app)
 
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
-
-    async def readyz(_request: web.Request) -> web.Response:
-        ready = await store.ping()
-        return web.json_response({"ok": ready, "redis": ready}, status=200 if ready else 503)
 
     if http is not None:
 
@@ -154,5 +165,5 @@ def create_web_app(
 
         web_app.on_cleanup.append(close_http)
     web_app.router.add_get("/healthz", healthz)
-    web_app.router.add_get("/readyz", readyz)
+    web_app.router.add_get("/readyz", health.readyz(store, slack_auth))
     return web_app

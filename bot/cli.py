@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 from collections.abc import Coroutine, Sequence
@@ -18,6 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot.logs import configure_logging
 from bot.manifest import render_manifest
 from bot.preview import plan_as_json, plan_as_text, working_window
 from bot.queue import DueQueue
@@ -147,9 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "run":
             settings = load_settings()
             settings.require_bot()
-            logging.basicConfig(
-                level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-            )
+            configure_logging(settings)
             run_event_loop(serve(settings))
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return 0

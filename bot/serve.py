@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
-from bot.app import build_services, create_app, create_web_app, slack_client
+from bot.app import Services, build_services, create_app, create_web_app, slack_client
 from bot.clock import SystemClock
 from bot.replies import SharedHttp
 from bot.store import Store
@@ -62,7 +62,7 @@ async def serve(settings: Settings) -> None:
         if settings.slack_app_token is not None:
             await _serve_socket_mode(settings, app, stop)
         else:
-            await _serve_http(settings, app, stop, store=store, http=http)
+            await _serve_http(settings, app, stop, store=store, http=http, services=services)
     finally:
         stop.set()
         if background is not None:
@@ -83,10 +83,18 @@ async def _serve_socket_mode(settings: Settings, app: AsyncApp, stop: asyncio.Ev
 
 
 async def _serve_http(
-    settings: Settings, app: AsyncApp, stop: asyncio.Event, *, store: Store, http: SharedHttp
+    settings: Settings,
+    app: AsyncApp,
+    stop: asyncio.Event,
+    *,
+    store: Store,
+    http: SharedHttp,
+    services: Services,
 ) -> None:
     # No per-request access log: it costs CPU on every request and says nothing we need.
-    runner = web.AppRunner(create_web_app(app, store=store, http=http), access_log=None)
+    runner = web.AppRunner(
+        create_web_app(app, store=store, http=http, services=services), access_log=None
+    )
     await runner.setup()
     site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)  # noqa: S104 - a server listens on all interfaces
     await site.start()

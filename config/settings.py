@@ -9,10 +9,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.fernet import Fernet
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
@@ -55,7 +62,10 @@ class Settings(BaseSettings):
         default=3, ge=0, le=10, description="Redirects followed when fetching a calendar."
     )
     calendar_sync_minutes: float = Field(
-        default=10, gt=0, le=24 * 60, description="How often a calendar is re-read in working hours."
+        default=10,
+        gt=0,
+        le=24 * 60,
+        description="How often a calendar is re-read in working hours.",
     )
     calendar_idle_sync_minutes: float = Field(
         default=60,
@@ -107,6 +117,16 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REDIS_URL", "redis_url"),
     )
     port: int = Field(default=3000, ge=1, le=65535, validation_alias=AliasChoices("PORT", "port"))
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO",
+        validation_alias=AliasChoices("LOG_LEVEL", "log_level"),
+        description="Baseline's own log level; libraries stay at INFO or above (bot/logs.py).",
+    )
+    log_format: Literal["plain", "json"] = Field(
+        default="plain",
+        validation_alias=AliasChoices("LOG_FORMAT", "log_format"),
+        description="plain lines for a terminal, or one JSON object per line for a collector.",
+    )
     encryption_key: SecretStr | None = Field(
         default=None,
         description=(
@@ -159,6 +179,13 @@ class Settings(BaseSettings):
         default=True,
         description="Run delivery, day-start planning and calendar sync in this instance.",
     )
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
     @field_validator("slack_api_url")
     @classmethod
@@ -239,7 +266,7 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError(f"setting {name} is invalid: not valid JSON") from None
 
 
-_UNPREFIXED = ("SLACK_", "REDIS_URL", "PORT")
+_UNPREFIXED = ("SLACK_", "REDIS_URL", "PORT", "LOG_")
 # Baseline's own settings whose names happen to start like Slack's.
 _PREFIXED = ("SLACK_RATE",)
 
