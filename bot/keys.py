@@ -190,3 +190,55 @@ def live(team: str, user: str) -> str:
 def dnd(team: str, user: str) -> str:
     """The person's dnd.info answer (JSON), cached for a few minutes."""
     return f"{PREFIX}:{person_tag(team, user)}:dnd"
+
+
+def sync_email(team: str, user: str) -> str:
+    """The person's encrypted e-mail address while a calendar is connected: the calendar
+    parser drops the invitations they declined."""
+    return f"{PREFIX}:{person_tag(team, user)}:email"
+
+
+# --- team recovery windows and the team view (bot/windows.py, bot/team_view.py) ------------
+
+
+def _channel_tag(team: str, channel: str) -> str:
+    return f"{{c:{team}:{channel}}}"
+
+
+def channel_windows(team: str, channel: str) -> str:
+    """Hash window id → RecoveryWindow JSON: the channel's recovery windows."""
+    return f"{PREFIX}:{_channel_tag(team, channel)}:windows"
+
+
+def channel_members(team: str, channel: str) -> str:
+    """Set of the user ids in a channel that has windows (from conversations.members and
+    member join/leave events)."""
+    return f"{PREFIX}:{_channel_tag(team, channel)}:members"
+
+
+def member_channels(team: str, user: str) -> str:
+    """Set of the channels with windows the person is in: what their re-plan subtracts.
+    Outside the person's hash tag: it is Slack's membership list, not the person's data."""
+    return f"{PREFIX}:wm:{{{team}}}:{user}"
+
+
+def window_edges(shard: int) -> str:
+    """Sorted set ``<team>:<channel>:<window id>`` → the window's next start, end or weekly
+    digest (UTC epoch seconds); a claimed member is pushed to its lease expiry."""
+    return f"{PREFIX}:we:{{e{shard}}}"
+
+
+def window_announced(team: str, channel: str, window: str, day: str, edge: str) -> str:
+    """SET NX marker: this edge of this occurrence was announced (exactly once)."""
+    return f"{PREFIX}:{_channel_tag(team, channel)}:ann:{window}:{day}:{edge}"
+
+
+def lead_group(team: str, handle: str) -> str:
+    """JSON list of a user group's members (usergroups.users.list), cached for minutes."""
+    return f"{PREFIX}:leads:{{{team}}}:{handle}"
+
+
+def answered_groups(team: str, figure: str) -> str:
+    """Hash digest → JSON list of hashed member ids: every group a team figure was shown
+    for in this workspace (the differencing guard)."""
+    return f"{PREFIX}:answered:{{{team}}}:{figure}"

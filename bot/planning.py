@@ -22,8 +22,10 @@ from redis.asyncio import Redis
 
 from bot import keys
 from bot.store import StoreUnavailableError
+from bot.windows import WindowStore
 from nudges.clock import local_instant
 from nudges.planner import Nudge, plan_day
+from nudges.windows import blocked_spans
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -66,6 +68,9 @@ async def replan(services: Services, team: str, user: str, *, now: datetime | No
     preferences = profile.preferences
     tz = preferences.tz
     today = now.astimezone(tz).date()
+    # The team recovery windows of the person's channels get no resets.
+    windows = await WindowStore(store.redis, shards=queue.shards).person_windows(team, user)
+    blocked = blocked_spans(windows, now - 2 * HORIZON, now + 3 * HORIZON)
     nudges: dict[str, Nudge] = {}
     # Yesterday too: a shift that starts before midnight belongs to the day it starts on.
     for offset in (-1, 0, 1):
@@ -78,6 +83,7 @@ async def replan(services: Services, team: str, user: str, *, now: datetime | No
             catalog=services.catalog,
             now=now,
             history=history,
+            blocked=blocked,
         )
         for nudge in plan.nudges:
             if nudge.at < now + HORIZON and nudge.expires_at > now:
@@ -101,7 +107,10 @@ async def forget_plans(services: Services, team: str, user: str) -> None:
     """The person asked to be forgotten: nothing pending, no schedule, no send records."""
     queue = services.queue
     await queue.clear(team, user, forget=True)
-    await services.store.redis.zrem(keys.day_starts(queue.shard_of(team, user)), f"{team}:{user}")
+    member, shard = f"{team}:{user}", queue.shard_of(team, user)
+    await services.store.redis.zrem(keys.day_starts(shard), member)
+    await services.store.redis.zrem(keys.sync_schedule(shard), member)
+    await WindowStore(services.store.redis, shards=queue.shards).forget_person(team, user)
 
 
 async def run_day_starts(services: Services, *, now: datetime, limit: int = 200) -> int:

@@ -57,6 +57,7 @@ class DropReason(StrEnum):
     REPLACED = "replaced"
     SLACK_ERROR = "slack_error"
     UNCERTAIN = "uncertain"
+    RECOVERY_WINDOW = "recovery_window"
 
 
 class Counters:
@@ -230,16 +231,17 @@ end
 return {recovered, claimed, uncertain}
 """
 
-# KEYS: jobs owner done
-# ARGV: id token key expiry ttl_ms
-# 1: go ahead (marked sending); -2: the job was replaced; 0: the lease passed to another
-# instance (it will send); -1: already sent.
+# KEYS: jobs owner done leased
+# ARGV: id token key expiry ttl_ms now lease_until
+# 1: go ahead (marked sending, lease renewed for the send); -1: already sent; -2: the job
+# was replaced; 0: the lease ran out or passed to another instance (it will send).
 _BEGIN_SEND = """
+if redis.call('HEXISTS', KEYS[3], ARGV[3]) == 1 then return -1 end
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return -2 end
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
-if redis.call('HEXISTS', KEYS[3], ARGV[3]) == 1 then
-  return -1
-end
+local lease = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[1]))
+if not lease or lease <= tonumber(ARGV[6]) then return 0 end
+redis.call('ZADD', KEYS[4], ARGV[7], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[3], 'sending:' .. ARGV[4])
 redis.call('PEXPIRE', KEYS[3], ARGV[5])
 return 1
@@ -443,6 +445,7 @@ class DueQueue:
                 keys.queue_jobs(claim.shard),
                 keys.queue_owner(claim.shard),
                 keys.queue_done(claim.shard, claim.team, claim.user),
+                keys.queue_leased(claim.shard),
             ],
             args=[
                 claim.job,
@@ -450,6 +453,8 @@ class DueQueue:
                 claim.nudge.key,
                 int((now + DONE_TTL).timestamp()),
                 int(DONE_TTL.total_seconds() * 1000),
+                _ts(now),
+                _ts(now + self.lease),
             ],
         )
         match int(state):
@@ -517,6 +522,8 @@ class DueQueue:
             if r:
                 # A sample: ready is ordered by deadline, and the send times are close to it.
                 first = await self._redis.zrange(keys.queue_ready(shard), 0, 199)
+                if not first:
+                    continue  # emptied since ZCARD: claimed meanwhile
                 payloads = await self._redis.hmget(
                     keys.queue_jobs(shard), cast("list[bytes]", first)
                 )

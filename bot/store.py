@@ -10,17 +10,21 @@ is half-written.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.typing import EncodableT, FieldT
 
 from bot import keys
 from bot.models import Profile, SentNudge
@@ -229,22 +233,137 @@ class Store:
 
     async def save_busy(self, team: str, user: str, busy: Sequence[BusyInterval]) -> None:
         """Replace the person's known busy intervals (from their calendar)."""
-        payload = json.dumps([[b.start.isoformat(), b.end.isoformat()] for b in busy])
         async with _reachable():
-            await self._redis.set(
-                keys.busy(team, user), self._vault.seal(payload), ex=self._retention
-            )
+            await self._redis.set(keys.busy(team, user), self._seal_busy(busy), ex=self._retention)
 
     async def busy(self, team: str, user: str) -> list[BusyInterval]:
+        """The person's busy intervals, sorted, as UTC instants (whole seconds)."""
         async with _reachable():
             sealed = await self._redis.get(keys.busy(team, user))
-        if sealed is None:
+        return [] if sealed is None else self._open_busy(_raw(sealed))
+
+    def _seal_busy(self, busy: Sequence[BusyInterval]) -> bytes:
+        return self._vault.seal(encode_busy(busy))
+
+    def _open_busy(self, sealed: bytes) -> list[BusyInterval]:
+        return decode_busy(self._vault.open(sealed))
+
+    # --- calendar sync state (bot/sync.py) ---------------------------------------------
+
+    async def sync_inputs(self, team: str, user: str) -> SyncInputs:
+        """What one sync starts from, in one round trip: the address, the state, the profile."""
+        [inputs] = await self.sync_inputs_many([(team, user)])
+        return inputs
+
+    async def sync_inputs_many(self, people: Sequence[tuple[str, str]]) -> list[SyncInputs]:
+        """:meth:`sync_inputs` of many people in one round trip (a batch of claimed syncs)."""
+        if not people:
             return []
-        pairs = json.loads(self._vault.open(_raw(sealed)))
+        async with _reachable(), self._redis.pipeline(transaction=False) as pipe:
+            for team, user in people:
+                # One MGET for the two strings (same hash tag, so one slot on a cluster).
+                pipe.mget(keys.calendar(team, user), keys.profile(team, user))
+                pipe.hgetall(keys.sync_state(team, user))
+            replies = await pipe.execute()
         return [
-            BusyInterval(start=datetime.fromisoformat(s), end=datetime.fromisoformat(e))
-            for s, e in pairs
+            SyncInputs(
+                url=None if sealed_url is None else self._vault.open(_raw(sealed_url)),
+                state=SyncState.from_fields(fields),
+                profile=Profile()
+                if raw_profile is None
+                else Profile.model_validate_json(raw_profile),
+            )
+            for (sealed_url, raw_profile), fields in zip(replies[::2], replies[1::2], strict=True)
         ]
+
+    async def sync_state(self, team: str, user: str) -> SyncState:
+        async with _reachable():
+            fields = await self._redis.hgetall(keys.sync_state(team, user))
+        return SyncState.from_fields(fields)
+
+    async def sync_email(self, team: str, user: str) -> str | None:
+        """The person's e-mail address, kept while a calendar is connected: the parser drops
+        the invitations they declined. Its own key: sealed, it is too long for the small
+        (listpack) encoding of the sync-state hash."""
+        async with _reachable():
+            sealed = await self._redis.get(keys.sync_email(team, user))
+        return None if sealed is None else self._vault.open(_raw(sealed))
+
+    async def connect_calendar(
+        self,
+        team: str,
+        user: str,
+        *,
+        url: str,
+        state: SyncState,
+        email: str | None,
+        busy: Sequence[BusyInterval] | None,
+    ) -> None:
+        """Store a newly connected address with its first sync, in one MULTI/EXEC: the old
+        state goes, and ``busy`` replaces what was known (``None`` forgets it)."""
+        fields = state.to_fields()
+        async with _reachable(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(keys.calendar(team, user), self._vault.seal(url))
+            pipe.delete(keys.sync_state(team, user))
+            pipe.hset(keys.sync_state(team, user), mapping=fields)
+            if email is None:
+                pipe.delete(keys.sync_email(team, user))
+            else:
+                pipe.set(keys.sync_email(team, user), self._vault.seal(email))
+            if busy is None:
+                pipe.delete(keys.busy(team, user))
+            else:
+                pipe.set(keys.busy(team, user), self._seal_busy(busy), ex=self._retention)
+            await pipe.execute()
+
+    async def commit_sync(
+        self,
+        team: str,
+        user: str,
+        state: SyncState,
+        *,
+        busy: Sequence[BusyInterval] | None = None,
+    ) -> bool:
+        """Write a sync's outcome (and ``busy``, when it changed) in one atomic step, unless
+        the calendar was disconnected or connected anew since the sync read ``state``
+        (its generation changed): then nothing is written and the answer is False."""
+        fields = state.to_fields()
+        gone = [name for name in _SYNC_FIELDS if name not in fields]
+        sealed = b"" if busy is None else self._seal_busy(busy)
+        ttl = int(self._retention.total_seconds())
+        args: list[EncodableT] = [state.generation, sealed, ttl, len(gone)]
+        args.extend(gone)
+        for name, value in fields.items():
+            args.extend((name, value))
+        async with _reachable():
+            done = await self._commit_script()(
+                keys=[
+                    keys.sync_state(team, user),
+                    keys.busy(team, user),
+                    keys.calendar(team, user),
+                ],
+                args=args,
+            )
+        return bool(done)
+
+    def _commit_script(self) -> AsyncScript:
+        # Registered on first use (registering sends nothing to Redis).
+        script: AsyncScript | None = getattr(self, "_commit_sync", None)
+        if script is None:
+            script = self._redis.register_script(_COMMIT_SYNC)
+            self._commit_sync = script
+        return script
+
+    async def disconnect_calendar(self, team: str, user: str) -> bool:
+        """Delete the address, the busy time read from it and the sync state; True if a
+        calendar was connected."""
+        async with _reachable(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(keys.calendar(team, user))
+            pipe.delete(
+                keys.busy(team, user), keys.sync_state(team, user), keys.sync_email(team, user)
+            )
+            removed, _ = await pipe.execute()
+        return bool(removed)
 
     # --- Slack plumbing ------------------------------------------------------------------
 
@@ -369,3 +488,162 @@ def _raw(value: object) -> bytes:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+# --- calendar sync state and busy time, as stored ------------------------------------------
+
+# Hash fields of the sync state, short because every person has one: generation, ETag,
+# Last-Modified, content hash, parse window, failures, failing since, broken (DM sent), last
+# success, the failure's reason.
+_SYNC_FIELDS = ("g", "e", "m", "h", "w", "f", "fs", "b", "ok", "r")
+
+# KEYS: sync state, busy, calendar address. ARGV: generation, sealed busy ("" = unchanged),
+# busy TTL, n, n field names to delete, then field/value pairs. Writes only while the calendar
+# is still connected under the generation the sync started from.
+_COMMIT_SYNC = """
+if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
+local generation = redis.call('HGET', KEYS[1], 'g') or ''
+if generation ~= ARGV[1] then return 0 end
+local n = tonumber(ARGV[4])
+for i = 5, 4 + n do redis.call('HDEL', KEYS[1], ARGV[i]) end
+if #ARGV > 4 + n then redis.call('HSET', KEYS[1], unpack(ARGV, 5 + n)) end
+if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    """Where one person's calendar sync stands (written by :mod:`bot.sync`).
+
+    ``generation`` changes each time a calendar is connected, so a sync that began before
+    cannot write over the new one. ``window`` names the local day and zone the stored busy
+    time was parsed for: an unchanged feed is parsed again only when the window moves.
+    """
+
+    generation: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    window: str | None = None
+    failures: int = 0
+    failing_since: datetime | None = None
+    broken: bool = False
+    last_success: datetime | None = None
+    reason: str | None = None
+
+    @classmethod
+    def from_fields(cls, fields: dict[Any, Any]) -> SyncState:
+        got = {_text(k): _raw(v) for k, v in fields.items()}
+
+        def text(name: str) -> str | None:
+            value = got.get(name)
+            return None if value is None else value.decode()
+
+        def moment(name: str) -> datetime | None:
+            value = got.get(name)
+            return None if value is None else datetime.fromtimestamp(int(value), tz=UTC)
+
+        return cls(
+            generation=text("g") or "",
+            etag=text("e"),
+            last_modified=text("m"),
+            content_hash=text("h"),
+            window=text("w"),
+            failures=int(got.get("f", b"0")),
+            failing_since=moment("fs"),
+            broken=got.get("b") == b"1",
+            last_success=moment("ok"),
+            reason=text("r"),
+        )
+
+    def to_fields(self) -> dict[FieldT, EncodableT]:
+        """The hash fields that have a value. Each is short, so Redis keeps the hash in its
+        compact encoding (values up to 64 bytes)."""
+        fields: dict[FieldT, EncodableT | None] = {
+            "g": self.generation,
+            "e": self.etag,
+            "m": self.last_modified,
+            "h": self.content_hash,
+            "w": self.window,
+            "f": self.failures or None,
+            "fs": None if self.failing_since is None else int(self.failing_since.timestamp()),
+            "b": 1 if self.broken else None,
+            "ok": None if self.last_success is None else int(self.last_success.timestamp()),
+            "r": self.reason,
+        }
+        return {name: value for name, value in fields.items() if value is not None}
+
+    def but(self, **changes: Any) -> SyncState:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncInputs:
+    url: str | None
+    state: SyncState
+    profile: Profile
+
+
+# Busy time is stored compactly (a few bytes a meeting, then sealed): "b1:" and URL-safe
+# base64 of unsigned LEB128 numbers — the unit (60 when every instant is on a whole minute,
+# else 1 second), then per interval the gap since the previous end (zigzag, the first one from
+# the epoch) and the length, in that unit. Older values are JSON [[start, end], ...].
+_BUSY_V1 = "b1:"
+
+
+def encode_busy(busy: Sequence[BusyInterval]) -> str:
+    spans = sorted((int(b.start.timestamp() // 1), -int(-b.end.timestamp() // 1)) for b in busy)
+    unit = 60 if all(s % 60 == 0 and e % 60 == 0 for s, e in spans) else 1
+    out = bytearray()
+    _put(out, unit)
+    previous = 0
+    for start, end in spans:
+        gap = (start - previous) // unit
+        _put(out, gap * 2 if gap >= 0 else -gap * 2 - 1)
+        _put(out, (end - start) // unit)
+        previous = end
+    return _BUSY_V1 + base64.urlsafe_b64encode(bytes(out)).decode().rstrip("=")
+
+
+def decode_busy(text: str) -> list[BusyInterval]:
+    if not text.startswith(_BUSY_V1):
+        return [
+            BusyInterval(start=datetime.fromisoformat(s), end=datetime.fromisoformat(e))
+            for s, e in json.loads(text)
+        ]
+    body = text[len(_BUSY_V1) :]
+    data = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    numbers = list(_numbers(data))
+    unit, rest = numbers[0], numbers[1:]
+    busy = []
+    previous = 0
+    for zigzag, length in zip(rest[::2], rest[1::2], strict=True):
+        gap = zigzag // 2 if zigzag % 2 == 0 else -(zigzag + 1) // 2
+        start = previous + gap * unit
+        end = start + length * unit
+        busy.append(
+            BusyInterval(
+                start=datetime.fromtimestamp(start, tz=UTC),
+                end=datetime.fromtimestamp(end, tz=UTC),
+            )
+        )
+        previous = end
+    return busy
+
+
+def _put(out: bytearray, number: int) -> None:
+    while number >= 0x80:
+        out.append((number & 0x7F) | 0x80)
+        number >>= 7
+    out.append(number)
+
+
+def _numbers(data: bytes) -> Iterator[int]:
+    number = shift = 0
+    for byte in data:
+        number |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            yield number
+            number = shift = 0

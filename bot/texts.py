@@ -16,8 +16,11 @@ from nudges.catalog import PracticeTheme
 from nudges.density import DayShape
 from nudges.feelings import FeelTrend, Weighed
 from nudges.insights import Outcome, Signal, WeekSummary
+from nudges.outlook import CalendarOutlook
 from nudges.preferences import ReflectionTime
+from nudges.team import ChainShare, FeelAverage, MeetingLoad, ResetCounts
 from nudges.texts import clock, duration
+from nudges.windows import Overlap, RecoveryWindow
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _DAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -217,6 +220,12 @@ HELP_SECTIONS = (
     "*How you feel*\n"
     "`/feel 1-5 [words]` · log how you feel, e.g. `/feel 2 drained after four calls`; "
     "`/feel` on its own opens a short form",
+    "*Your team*\n"
+    "`/baseline window add wed 14:00-14:30 [name]` (also `mon-fri`, `daily`) · a recovery "
+    "window for the channel, for leads; `window list`, `window remove N`\n"
+    "`/baseline window dm on` or `off` · a short DM when a window of your channels starts\n"
+    "`/baseline team` · the channel's team view, aggregates only, for leads\n"
+    "`/baseline privacy` · exactly what a lead can and cannot see",
 )
 HELP_FALLBACK = "Baseline commands: /baseline on, off, status, calendar, hours, quiet, pause, …"
 
@@ -286,7 +295,7 @@ TURNED_OFF = (
     "you use `/baseline forget`."
 )
 RESUMED = "Welcome back: your pause is over."
-CALENDAR_REMOVED = "Calendar disconnected, and its address deleted."
+CALENDAR_REMOVED = "Calendar disconnected: its address and the busy times read from it are deleted."
 NO_CALENDAR = "There was no calendar connected, so nothing changed."
 EXPORT_TITLE = "Everything Baseline keeps about you"
 EXPORT_SENT = "Done: a file with everything Baseline keeps about you is in your DM with Baseline."
@@ -295,13 +304,6 @@ EXPORT_COMMENT = "Everything Baseline keeps about you, as JSON. Only you receive
 
 def not_yet(name: str) -> str:
     return f"`/baseline {_echo(name)}` isn't ready yet."
-
-
-def calendar_saved(masked: str) -> str:
-    return (
-        f"Calendar connected: {escape(masked)}. Baseline reads only when you're busy, "
-        "never titles or names."
-    )
 
 
 def hours_set(hours: str, days: str | None) -> str:
@@ -704,3 +706,285 @@ HOME_UNAVAILABLE = (
     "Open this tab again in a minute."
 )
 FORM_BAD_DAY = "Pick a day from the list, or Off."
+
+
+# --- calendar sync (bot/sync.py) -------------------------------------------------------------
+
+
+def _day_phrase(moment: datetime, *, now: datetime, tz: ZoneInfo) -> str:
+    """``today``, ``tomorrow``, ``Tuesday``, or ``next Monday`` (a week on)."""
+    days = (moment.astimezone(tz).date() - now.astimezone(tz).date()).days
+    if days <= 0:
+        return "today"
+    if days == 1:
+        return "tomorrow"
+    name = DAY_NAMES[moment.astimezone(tz).weekday()]
+    return f"next {name}" if days >= 7 else name
+
+
+def calendar_outlook(outlook: CalendarOutlook, *, now: datetime, tz: ZoneInfo) -> str:
+    """``23 meetings in the next 7 days; the next back-to-back chain is Tuesday 10:00–12:30.``"""
+    meetings = (
+        f"{_plural(outlook.meetings, 'meeting')} in the next {_plural(outlook.days, 'day')}"
+        if outlook.meetings
+        else f"No meetings in the next {_plural(outlook.days, 'day')}"
+    )
+    chain = outlook.next_chain
+    if chain is None:
+        if not outlook.meetings:
+            return meetings + "."
+        return f"{meetings}, and no back-to-back chains."
+    span = f"{local_clock(chain.start, tz)}–{local_clock(chain.end, tz)}"
+    return (
+        f"{meetings}; the next back-to-back chain is "
+        f"{_day_phrase(chain.start, now=now, tz=tz)} {span}."
+    )
+
+
+def calendar_connected(
+    masked: str, outlook: CalendarOutlook, *, now: datetime, tz: ZoneInfo
+) -> str:
+    return f"✓ Calendar connected: {escape(masked)}. {calendar_outlook(outlook, now=now, tz=tz)}"
+
+
+def calendar_sync_note(every_minutes: float, idle_minutes: float) -> str:
+    return (
+        "Baseline reads only when you're busy, never titles or names. It checks for changes "
+        f"every {duration(every_minutes)} in your working hours and every "
+        f"{duration(idle_minutes)} outside them."
+    )
+
+
+def calendar_not_connected(reason: str, *, previous_kept: bool) -> str:
+    kept = " Your calendar connected before stays connected." if previous_kept else ""
+    return f"Couldn't connect that calendar: {_echo(reason)}. Nothing was saved.{kept}"
+
+
+def calendar_not_read_yet(masked: str, reason: str, *, retry_minutes: float) -> str:
+    return (
+        f"Saved {escape(masked)}, but it couldn't be read just now: {_echo(reason)}. "
+        f"Baseline tries again in about {duration(retry_minutes)}; if it keeps failing, "
+        "you'll get one DM saying so. `/baseline calendar off` removes it."
+    )
+
+
+# A reason, worded like the fetcher's (lower-case start, no full stop): a parse worker died.
+CALENDAR_PARSER_FAILED = "the calendar could not be read just now: Baseline will try again later"
+CALENDAR_BROKEN_FALLBACK = "Baseline can't read your calendar any more."
+
+
+def calendar_broken(reason: str) -> str:
+    return f":warning: Baseline can't read your calendar any more: {_echo(reason)}."
+
+
+CALENDAR_BROKEN_FIX = (
+    "Until it can, resets follow what it read last, which gets out of date. To fix it, copy "
+    f"your calendar's secret iCal address again and send `/baseline calendar {_ICS_URL}`, "
+    "or disconnect it with `/baseline calendar off`."
+)
+CALENDAR_BROKEN_FOOTER = (
+    "Baseline keeps trying and sends one more message when it works again, nothing in between."
+)
+CALENDAR_RECOVERED = (
+    "Your calendar works again: Baseline has just read it, and resets follow your meetings again."
+)
+
+
+# --- team recovery windows, the team view and privacy (bot/listeners/team.py) --------------
+
+
+def window_label(window: RecoveryWindow) -> str:
+    """``Wed 14:00–14:30 · Focus hour`` in the window's own (the lead's) zone."""
+    hours = f"{window.hours.start:%H:%M}–{window.hours.end:%H:%M}"
+    days = "daily" if len(window.days.days) == 7 else _days(window.days.days)
+    name = f" · {_echo(window.name)}" if window.name else ""
+    return f"{days} {hours}{name}"
+
+
+def _days(days: frozenset[int]) -> str:
+    ordered = sorted(days)
+    if len(ordered) > 2 and ordered == list(range(ordered[0], ordered[-1] + 1)):
+        return f"{_DAY_ABBR[ordered[0]]}–{_DAY_ABBR[ordered[-1]]}"
+    return ", ".join(_DAY_ABBR[d] for d in ordered)
+
+
+def window_in_your_time(start: datetime, end: datetime, tz: ZoneInfo) -> str:
+    """``next: Wed 26 Nov 08:00–08:30 your time (America/New_York)``."""
+    local = start.astimezone(tz)
+    return (
+        f"next: {day_label(local.date())} {local_clock(start, tz)}–{local_clock(end, tz)} "
+        f"your time ({escape(tz.key)})"
+    )
+
+
+def window_list(
+    listed: Sequence[tuple[RecoveryWindow, datetime, datetime]], *, tz: ZoneInfo
+) -> str:
+    """One numbered line per window: its own time and zone, then the next one in yours."""
+    return "\n".join(
+        f"*{number}.* {window_label(window)} ({escape(window.tz.key)}) · "
+        f"{window_in_your_time(start, end, tz)}"
+        for number, (window, start, end) in enumerate(listed, start=1)
+    )
+
+
+def lines(*parts: str) -> str:
+    return "\n".join(parts)
+
+
+def window_added(window: RecoveryWindow) -> str:
+    return (
+        f"✓ Recovery window added: *{window_label(window)}*, in {escape(window.tz.key)} time "
+        "(yours). Members who use Baseline get no resets inside it, and I'll say in this "
+        "channel when it starts and ends."
+    )
+
+
+def window_overlap(report: Overlap | None, *, minimum: int) -> str:
+    if report is None:
+        return (
+            f"Too few members have a calendar connected to report meetings over it (it takes "
+            f"at least {minimum})."
+        )
+    return (
+        f"Of the {report.with_calendar} members with a calendar connected, "
+        f"{_plural(report.booked, 'has', 'have')} a meeting booked over it in the next 7 days."
+    )
+
+
+WINDOW_IN_DM = "Recovery windows belong to a team channel: run this in the channel itself."
+WINDOW_NONE = "This channel has no recovery windows yet. `/baseline window add wed 14:00-14:30`"
+WINDOW_LIST_HEADER = "Recovery windows in this channel"
+WINDOW_LIST_FOOTER = (
+    "Times in the lead's zone, and when each one next comes round in yours. "
+    "`/baseline window remove N` removes one."
+)
+WINDOW_TOO_MANY = "This channel already has 10 recovery windows; remove one first."
+WINDOW_CHANNEL_UNREADABLE = (
+    "I couldn't read this channel's members: add Baseline to the channel "
+    "(`/invite @Baseline`) and try again."
+)
+NOT_A_LEAD = (
+    "Sorry, only workspace admins, this channel's creator and the team leads your admins "
+    "named can do that. Anyone can see what leads are shown with `/baseline privacy`."
+)
+
+
+def window_removed(window: RecoveryWindow) -> str:
+    return f"Recovery window removed: {window_label(window)}."
+
+
+def window_not_found(number: int) -> str:
+    return f"There is no window {number} here; `/baseline window list` shows their numbers."
+
+
+def window_dm_set(on: bool) -> str:
+    if on:
+        return "You'll get a short DM when a recovery window in one of your channels starts."
+    return "No more DMs when a recovery window starts."
+
+
+def window_started(window: RecoveryWindow) -> str:
+    name = f" ({_echo(window.name)})" if window.name else ""
+    return (
+        f":herb: The recovery window{name} starts now, until {window.hours.end:%H:%M} "
+        f"{escape(window.tz.key)} time: no meetings, no pings. Step away if you can."
+    )
+
+
+def window_ended(window: RecoveryWindow) -> str:
+    name = f" ({_echo(window.name)})" if window.name else ""
+    return f"The recovery window{name} is over. Welcome back."
+
+
+def window_start_dm(window: RecoveryWindow, *, channel: str, end: datetime, tz: ZoneInfo) -> str:
+    return (
+        f":herb: Your team's recovery window in <#{channel}> starts now, until "
+        f"{local_clock(end, tz)} your time. No resets from me until then; just take the time."
+    )
+
+
+def window_digest(window: RecoveryWindow, *, channel: str, overlap: str) -> str:
+    return f"Your recovery window in <#{channel}>, *{window_label(window)}*, this week: {overlap}"
+
+
+WINDOW_DIGEST_FOOTER = "Only counts, never names. You get this because you set the window."
+
+TEAM_HEADER = "Team view"
+TOO_FEW = "too few to show"
+TEAM_IN_DM = "The team view is for a team channel: run `/baseline team` in the channel."
+
+
+def team_intro(members: int, minimum: int) -> str:
+    return (
+        f"Aggregates over this channel's {members} members, last 7 days. Each figure shows only "
+        f"when at least {minimum} people contribute to it; never a name or one person's value."
+    )
+
+
+def team_meetings(load: MeetingLoad | None) -> str:
+    if load is None:
+        return f"*Meeting hours per day* (people with a calendar connected): {TOO_FEW}"
+    return (
+        f"*Meeting hours per day* ({load.people} people with a calendar connected): "
+        f"a quarter under {load.q1:g} h, half under {load.median:g} h, "
+        f"three quarters under {load.q3:g} h"
+    )
+
+
+def team_chains(share: ChainShare | None) -> str:
+    if share is None:
+        return f"*Back-to-back chains over 2 hours*: {TOO_FEW}"
+    return (
+        f"*Back-to-back chains over 2 hours*: about {share.percent}% of the "
+        f"{share.people} people with a calendar had at least one"
+    )
+
+
+def team_resets(counts: ResetCounts | None) -> str:
+    if counts is None:
+        return f"*Resets* (people who got any): {TOO_FEW}"
+    return (
+        f"*Resets* ({counts.people} people who got any): {counts.taken} taken, "
+        f"{counts.skipped} skipped"
+    )
+
+
+def team_feel(feel: FeelAverage | None) -> str:
+    if feel is None:
+        return f"*How people feel* (people who logged both weeks): {TOO_FEW}"
+    direction = (
+        "about the same as"
+        if abs(feel.this_week - feel.last_week) < 0.2
+        else "up from"
+        if feel.this_week > feel.last_week
+        else "down from"
+    )
+    return (
+        f"*How people feel* ({feel.people} people who logged both weeks): "
+        f"{_score(feel.this_week)} on average, {direction} {_score(feel.last_week)} the week before"
+    )
+
+
+TEAM_HELD_BACK = (
+    "Some figures are held back because this group differs by too few people from a group "
+    "already shown in this workspace: comparing the two would single people out."
+)
+TEAM_FOOTER = "Only you can see this. `/baseline privacy` shows anyone exactly what leads see."
+
+PRIVACY_HEADER = "What a team lead can see"
+PRIVACY_CAN = (
+    "*A lead can see*, for a channel's members, and only as totals or bands over at least "
+    "{minimum} people: meeting hours per day (quartiles, to the half hour), the share with a "
+    "back-to-back chain over 2 hours (to 10%), resets taken and skipped, and the average "
+    "of how people feel this week against last week. For a recovery window: how many members "
+    "with a calendar have a meeting over it."
+)
+PRIVACY_CANNOT = (
+    "*A lead can never see* your name next to any figure, your own meetings, calendar, "
+    "resets, feel logs or notes, your reflections, or any figure about fewer than {minimum} "
+    "people. Groups that differ from one already shown by fewer than {minimum} people are "
+    "refused, so comparing two channels can't single anyone out."
+)
+PRIVACY_HERE = "What a lead of this channel sees right now:"
+PRIVACY_IN_DM = "Run `/baseline privacy` in a team channel to see its current figures."

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.announcer import run_window_edges
 from bot.delivery import Deliverer
 from bot.planning import run_day_starts
 from bot.ratelimit import WorkspaceRate
 from bot.store import StoreUnavailableError
+from bot.sync import CalendarSync
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -27,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 # How often the slower loops look for due work.
 DAY_START_SECONDS = 30.0
+SYNC_SECONDS = 2.0
+WINDOW_EDGE_SECONDS = 15.0
 
 
 class Worker:
@@ -38,13 +42,30 @@ class Worker:
         self.deliverer = Deliverer(
             services, client, rate=self.rate, concurrency=settings.delivery_concurrency
         )
+        self.sync = CalendarSync(services, client)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop`` is set; in-flight sends finish first."""
-        await asyncio.gather(
-            self.deliverer.run(stop),
-            _every(DAY_START_SECONDS, stop, self._day_starts, "day-start planning"),
-        )
+        try:
+            # Calendars connected before sync existed join the schedule (safe every start).
+            await self.sync.schedule_existing(now=self.services.clock.now())
+        except (StoreUnavailableError, OSError, TimeoutError) as exc:
+            logger.warning("could not schedule existing calendars: %s", type(exc).__name__)
+        try:
+            await asyncio.gather(
+                self.deliverer.run(stop),
+                _every(DAY_START_SECONDS, stop, self._day_starts, "day-start planning"),
+                _every(WINDOW_EDGE_SECONDS, stop, self._window_edges, "window announcements"),
+                _every(SYNC_SECONDS, stop, self._sync, "calendar sync"),
+            )
+        finally:
+            await self.sync.parser.aclose()
+
+    async def _sync(self) -> None:
+        await self.sync.run_due(now=self.services.clock.now())
+
+    async def _window_edges(self) -> None:
+        await run_window_edges(self.services, self.client, now=self.services.clock.now())
 
     async def _day_starts(self) -> None:
         await run_day_starts(self.services, now=self.services.clock.now())

@@ -179,6 +179,23 @@ class Settings(BaseSettings):
         default=True,
         description="Run delivery, day-start planning and calendar sync in this instance.",
     )
+    team_min_group: int = Field(
+        default=5,
+        ge=5,
+        le=1000,
+        description=(
+            "Fewest people a team figure (or a window's meeting overlap) is shown for; "
+            "never below 5."
+        ),
+    )
+    window_leads: str = Field(
+        default="",
+        description=(
+            "Besides workspace admins and a channel's creator, who may set recovery windows "
+            "and see the team view: comma-separated user ids and/or one user group handle "
+            "(@team-leads)."
+        ),
+    )
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod

@@ -85,8 +85,10 @@ def plan_day(
     catalog: Catalog,
     now: datetime,
     history: PracticeHistory | None = None,
+    blocked: Sequence[tuple[datetime, datetime]] = (),
 ) -> DayPlan:
-    """Plan local ``day`` for one person. ``busy`` is sorted and may extend past the day."""
+    """Plan local ``day`` for one person. ``busy`` is sorted and may extend past the day.
+    ``blocked`` (UTC spans, e.g. the team's recovery windows) gets no resets."""
     tz = preferences.tz
     history = history or PracticeHistory()
     shape = describe_day(
@@ -114,7 +116,7 @@ def plan_day(
             _resets(
                 day,
                 meetings=meetings,
-                allowed=allowed,
+                allowed=_without(allowed, blocked),
                 policy=policy,
                 catalog=catalog,
                 history=history,
@@ -183,6 +185,14 @@ def _subtract(
         if cut_end < end:
             out.append((cut_end, end))
     return out
+
+
+def _without(
+    spans: list[tuple[datetime, datetime]], blocked: Sequence[tuple[datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
+    for cut_start, cut_end in blocked:
+        spans = _subtract(spans, cut_start, cut_end)
+    return spans
 
 
 def _is_allowed(at: datetime, allowed: Sequence[tuple[datetime, datetime]]) -> bool:

@@ -33,6 +33,8 @@ class Preferences(BaseModel):
     reflection: ReflectionTime | None = ReflectionTime()
     resets: bool = True
     heavy_day_heads_up: bool = True
+    # A short DM when a recovery window of one of the person's channels starts.
+    window_start_dm: bool = False
 
     @model_validator(mode="after")
     def _aware_pause(self) -> Preferences:

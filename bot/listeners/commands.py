@@ -19,17 +19,24 @@ from bot.commands import (
     Help,
     Later,
     Pause,
+    PrivacyView,
     SetCalendar,
     SetHours,
     SetQuiet,
     SetReflection,
     Simple,
+    TeamView,
+    WindowAdd,
+    WindowDm,
+    WindowList,
+    WindowRemove,
     mask_url,
     parse_baseline,
     parse_feel,
 )
 from bot.listeners.common import (
     ACK_BUDGET_SECONDS,
+    REPLY_BUDGET_SECONDS,
     dm_channel,
     person_of,
     profile_with_zone,
@@ -37,9 +44,11 @@ from bot.listeners.common import (
     within_budget,
     zone_of,
 )
+from bot.listeners.team import run_team_command
 from bot.models import Profile
 from bot.planning import replan_quietly
 from bot.store import StoreUnavailableError
+from bot.sync import CalendarSync
 from bot.week import week_report
 from nudges.feelings import FeelEntry, Weighed, feel_trend, needs_support
 
@@ -50,6 +59,8 @@ logger = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, services: Services) -> None:
+    sync = CalendarSync(services, app.client)
+
     @app.command("/feel")
     async def feel(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         # /feel answers inside the ack itself (Slack shows it to the person only): the log
@@ -84,9 +95,15 @@ def register(app: AsyncApp, services: Services) -> None:
     ) -> None:
         await ack()
         team, user = person_of(body)
+        text = body.get("text", "")
         try:
             message = await within_budget(
-                run_baseline(services, client, team, user, body.get("text", ""))
+                run_baseline(
+                    services, client, team, user, text, sync=sync, channel=body.get("channel_id")
+                ),
+                # Reading a new calendar takes up to the fetch timeout; the ack is sent and
+                # the answer goes to the response URL, so it may take that long.
+                seconds=_budget(text, sync, now=services.clock.now()),
             )
         except CommandError as exc:
             message = blocks.error_message(str(exc))
@@ -148,7 +165,14 @@ async def offer_support(services: Services, client: AsyncWebClient, team: str, u
 
 
 async def run_baseline(
-    services: Services, client: AsyncWebClient, team: str, user: str, text: str
+    services: Services,
+    client: AsyncWebClient,
+    team: str,
+    user: str,
+    text: str,
+    *,
+    sync: CalendarSync | None = None,
+    channel: str | None = None,
 ) -> blocks.Message:
     store = services.store
     now = services.clock.now()
@@ -161,11 +185,12 @@ async def run_baseline(
     command = parse_baseline(text, tz=zone_of(profile), now=now)
     match command:
         case SetCalendar(url=None):
-            removed = await store.clear_calendar(team, user)
+            sync = sync or CalendarSync(services, client)
+            removed = await sync.disconnect(team, user, now=now)
             return blocks.confirmation(texts.CALENDAR_REMOVED if removed else texts.NO_CALENDAR)
         case SetCalendar(url=str(url)):
-            await store.set_calendar(team, user, url)
-            return blocks.confirmation(texts.calendar_saved(mask_url(url)))
+            sync = sync or CalendarSync(services, client)
+            return await sync.connect(team, user, url, now=now, profile=profile)
         case SetHours(hours=hours, days=days):
             changes: dict[str, Any] = {"working_hours": hours}
             if days is not None:
@@ -185,6 +210,8 @@ async def run_baseline(
             return blocks.confirmation(texts.reflection_set(reflection))
         case Simple(name="on"):
             await _save(services, team, user, profile.model_copy(update={"opted_in": True}))
+            # A calendar connected before opting in is read now, not at its next slot.
+            await (sync or CalendarSync(services, client)).wake(team, user, now=now)
             return blocks.confirmation(texts.TURNED_ON)
         case Simple(name="off"):
             await _save(services, team, user, profile.model_copy(update={"opted_in": False}))
@@ -216,7 +243,23 @@ async def run_baseline(
             return blocks.confirmation(texts.EXPORT_SENT)
         case Simple(name="week"):
             return await week_report(services, client, team, user, profile=profile)
+        case WindowAdd() | WindowList() | WindowRemove() | WindowDm() | TeamView() | PrivacyView():
+            return await run_team_command(
+                services, client, team, user, command, channel=channel, profile=profile
+            )
     raise CommandError(texts.UNKNOWN_COMMAND)
+
+
+def _budget(text: str, sync: CalendarSync, *, now: datetime) -> float:
+    """How long a /baseline answer may take: connecting a calendar reads it first."""
+    try:
+        command = parse_baseline(text, tz=ZoneInfo("UTC"), now=now)
+    except CommandError:
+        return REPLY_BUDGET_SECONDS
+    match command:
+        case SetCalendar(url=str()):
+            return sync.connect_budget_seconds
+    return REPLY_BUDGET_SECONDS
 
 
 def _answer_without_store(text: str, *, now: datetime) -> blocks.Message | None:

@@ -33,6 +33,10 @@ EVENTS_SUBSCRIBED = {
     "user_huddle_changed",
     "user_status_changed",
     "dnd_updated_user",
+    "channel_archive",
+    "group_archive",
+    "member_joined_channel",
+    "member_left_channel",
 }
 BASELINE_SUBCOMMANDS = [
     *("help", "on", "off", "calendar", "hours", "quiet", "pause", "resume"),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from redis.asyncio import Redis
 
 from bot import keys
 from bot.queue import Claim, DueQueue
-from bot.ratelimit import WorkspaceRate
+from bot.ratelimit import Reservation, WorkspaceRate
 from nudges.planner import Nudge, NudgeKind
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -71,11 +72,13 @@ async def test_a_nudge_is_sent_once_even_when_claimed_twice(redis: Redis) -> Non
     queue = DueQueue(redis, shards=1, lease=timedelta(seconds=30))
     await queue.replace(TEAM, "U1", [reset(0)], now=NOW)
     (first,) = await queue.claim(0, now=NOW, limit=5)
-    # The first holder stalls past its lease; another instance takes the nudge over.
+    # The first holder stalls past its lease: it may no longer send, even before another
+    # instance has taken the nudge over.
     later = NOW + timedelta(seconds=31)
+    assert not await queue.begin_send(first, now=later)
     (second,) = await queue.claim(0, now=later, limit=5)
     assert second.token != first.token
-    assert not await queue.begin_send(first, now=later)  # its lease is gone
+    assert not await queue.begin_send(first, now=later)
     assert await queue.begin_send(second, now=later)
     await queue.finish(second, sent=True, now=later)
     assert await queue.was_sent(TEAM, "U1", reset(0).key)
@@ -83,7 +86,21 @@ async def test_a_nudge_is_sent_once_even_when_claimed_twice(redis: Redis) -> Non
     assert await queue.replace(TEAM, "U1", [reset(0)], now=later) == 0
     counters = await queue.counters.read()
     assert counters["recovered"] == 1
-    assert counters["lease_lost"] == 1
+    assert counters["lease_lost"] == 2
+    # The loser comes back after the send: it is told the nudge is already out.
+    assert not await queue.begin_send(first, now=later)
+    assert (await queue.counters.read())["deduplicated"] == 1
+
+
+async def test_beginning_a_send_renews_the_lease_for_the_post(redis: Redis) -> None:
+    queue = DueQueue(redis, shards=1, lease=timedelta(seconds=30))
+    await queue.replace(TEAM, "U1", [reset(0)], now=NOW)
+    (claim,) = await queue.claim(0, now=NOW, limit=1)
+    assert await queue.begin_send(claim, now=NOW + timedelta(seconds=29))
+    # 31 s after the claim, but only 2 s into the send: not recovered by anyone.
+    assert await queue.claim(0, now=NOW + timedelta(seconds=31), limit=5) == []
+    await queue.finish(claim, sent=True, now=NOW + timedelta(seconds=31))
+    assert await queue.was_sent(TEAM, "U1", reset(0).key)
 
 
 async def test_a_crash_after_the_send_began_is_counted_never_resent(redis: Redis) -> None:
@@ -191,19 +208,28 @@ def test_a_queue_needs_a_shard() -> None:
         DueQueue(Redis(), shards=0)
 
 
-async def test_the_workspace_bucket_spends_its_burst_then_paces(redis: Redis) -> None:
-    rate = WorkspaceRate(redis, rate=5, burst=3)
-    waits = [await rate.take(TEAM) for _ in range(4)]
-    assert waits[:3] == [0, 0, 0]
-    assert 0 < waits[3] <= 0.2 + 1e-6  # one token every 1/5 s
+async def test_the_workspace_bucket_spends_its_burst_then_queues_waiters(redis: Redis) -> None:
+    rate = WorkspaceRate(redis, rate=5, burst=3, max_wait=1.0)
+    tokens = [await rate.take(TEAM) for _ in range(9)]
+    assert [t.wait for t in tokens[:3]] == [0, 0, 0]
+    # Each waiter gets a token of its own, one fifth of a second after the one before.
+    waits = [t.wait for t in tokens[3:8]]
+    assert all(t.reserved for t in tokens[:8])
+    assert waits == sorted(waits)
+    assert [round(b - a, 2) for a, b in pairwise(waits)] == [0.2] * 4
+    # Past max_wait nothing is reserved; the caller hands its claim back instead.
+    assert not tokens[8].reserved
+    assert tokens[8].wait > 1.0
     # Another workspace has a bucket of its own.
-    assert await rate.take("T2") == 0
+    assert await rate.take("T2") == Reservation(reserved=True, wait=0)
 
 
 async def test_a_429_pauses_every_instance_for_the_workspace(redis: Redis) -> None:
     one, two = WorkspaceRate(redis, rate=50), WorkspaceRate(redis, rate=50)
     assert await one.pause(TEAM, 7) == pytest.approx(7, abs=0.1)
-    assert await two.take(TEAM) == pytest.approx(7, abs=0.2)
+    paused = await two.take(TEAM)
+    assert not paused.reserved
+    assert paused.wait == pytest.approx(7, abs=0.2)
     # A shorter Retry-After never cuts a longer pause short.
     assert await two.pause(TEAM, 1) == pytest.approx(7, abs=0.2)
-    assert await two.take("T2") == 0
+    assert (await two.take("T2")).reserved

@@ -19,7 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot import keys
 from bot.models import Profile, SentNudge
-from bot.store import Store, StoreUnavailableError, person_seed
+from bot.store import Store, StoreUnavailableError, SyncState, person_seed
 from bot.vault import Vault, VaultError
 from nudges.catalog import PracticeFeedback, PracticeTheme
 from nudges.clock import BusyInterval, ClockRange
@@ -651,6 +651,16 @@ CALLS: dict[str, StoreCall] = {
     "export": lambda s: s.export(TEAM, USER),
     "person_keys": lambda s: s.person_keys(TEAM, USER),
     "forget": lambda s: s.forget(TEAM, USER),
+    # Calendar sync state (bot/sync.py).
+    "sync_inputs": lambda s: s.sync_inputs(TEAM, USER),
+    "sync_inputs_many": lambda s: s.sync_inputs_many([(TEAM, USER)]),
+    "sync_state": lambda s: s.sync_state(TEAM, USER),
+    "sync_email": lambda s: s.sync_email(TEAM, USER),
+    "connect_calendar": lambda s: s.connect_calendar(
+        TEAM, USER, url=URL, state=SyncState(generation="g"), email=None, busy=[]
+    ),
+    "commit_sync": lambda s: s.commit_sync(TEAM, USER, SyncState(generation="g")),
+    "disconnect_calendar": lambda s: s.disconnect_calendar(TEAM, USER),
 }
 
 

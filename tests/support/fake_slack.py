@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import socket
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -45,11 +47,32 @@ class SlackCall:
     path: str
     status: int
     response: JsonObject | str
+    received_at: float = 0.0
+    """When the request arrived, as a Unix timestamp (`time.time()`)."""
 
     def param_json(self, name: str) -> Any:
         """A parameter that may have been sent as a JSON string (form) or as JSON (body)."""
         value = self.params[name]
         return json.loads(value) if isinstance(value, str) else value
+
+
+@dataclass
+class _RateCap:
+    """A token bucket: `per_second` calls a second, bursts up to `burst`."""
+
+    per_second: float
+    burst: float
+    tokens: float
+    updated: float
+
+    def take(self, now: float) -> float:
+        """Take one token (returns 0), or return the seconds until one is free."""
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.updated) * self.per_second)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.per_second
 
 
 @dataclass(frozen=True)
@@ -85,6 +108,9 @@ class FakeSlack:
         """Bytes posted to each upload URL, by file id."""
         self.requests: list[SlackCall] = []
         self._scripts: dict[str, deque[_ScriptedAnswer]] = {}
+        self._every: dict[str, tuple[int, int]] = {}
+        self._every_seen: dict[str, int] = {}
+        self._caps: dict[str, tuple[_RateCap, int | None]] = {}
         self._upload_names: dict[str, str] = {}
         self._open_dms: set[str] = set()
         self._sequence = itertools.count(1)
@@ -161,6 +187,36 @@ class FakeSlack:
         )
         self._scripts.setdefault(method, deque()).extend([answer] * times)
 
+    def rate_limit_every(self, method: str, every: int, *, retry_after: int = 1) -> None:
+        """From now on answer every `every`-th call of `method` with HTTP 429 and
+        `Retry-After: retry_after` (after any answers scripted with `rate_limit` or `fail`)."""
+        if every < 1:
+            raise ValueError("every must be at least 1")
+        self._every[method] = (every, retry_after)
+        self._every_seen[method] = 0
+
+    def cap_rate(
+        self,
+        method: str,
+        per_second: float,
+        *,
+        burst: float | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        """Enforce a rate on `method`, as Slack does: a token bucket of `per_second` calls a
+        second holding at most `burst` (default: one second's worth); a call above it gets
+        HTTP 429 with `Retry-After` (given, or the whole seconds until a token is free, at
+        least 1). Refused calls take no token."""
+        if per_second <= 0:
+            raise ValueError("per_second must be positive")
+        size = max(1.0, burst if burst is not None else per_second)
+        bucket = _RateCap(per_second=per_second, burst=size, tokens=size, updated=time.monotonic())
+        self._caps[method] = (bucket, retry_after)
+
+    def rate_limited_calls(self, method: str | None = None) -> list[SlackCall]:
+        """Recorded calls answered with HTTP 429 (of `method` only, if given)."""
+        return [call for call in self.calls(method) if call.status == 429]
+
     def fail(self, method: str, error: str, *, times: int = 1) -> None:
         """Answer the next `times` calls of `method` with `{"ok": false, "error": error}`."""
         answer = _ScriptedAnswer(status=200, body={"ok": False, "error": error}, headers={})
@@ -215,10 +271,36 @@ class FakeSlack:
         self.requests.clear()
         self.uploads.clear()
         self._scripts.clear()
+        self._every.clear()
+        self._every_seen.clear()
+        self._caps.clear()
 
     def _next_scripted(self, method: str) -> _ScriptedAnswer | None:
         queue = self._scripts.get(method)
-        return queue.popleft() if queue else None
+        if queue:
+            return queue.popleft()
+        return self._throttled(method)
+
+    def _throttled(self, method: str) -> _ScriptedAnswer | None:
+        """A 429 from `rate_limit_every` or `cap_rate`, or None to answer normally."""
+        retry_after: int | None = None
+        if method in self._every:
+            every, after = self._every[method]
+            self._every_seen[method] += 1
+            if self._every_seen[method] % every == 0:
+                retry_after = after
+        if retry_after is None and method in self._caps:
+            bucket, fixed = self._caps[method]
+            wait = bucket.take(time.monotonic())
+            if wait > 0:
+                retry_after = fixed if fixed is not None else max(1, math.ceil(wait))
+        if retry_after is None:
+            return None
+        return _ScriptedAnswer(
+            status=429,
+            body={"ok": False, "error": "ratelimited"},
+            headers={"Retry-After": str(retry_after)},
+        )
 
     def _summary(self) -> list[str]:
         return [call.method for call in self.requests]
@@ -240,6 +322,7 @@ class FakeSlack:
             path=request.path,
             status=status,
             response=response,
+            received_at=time.time(),
         )
         self.requests.append(call)
         self._arrived.set()
