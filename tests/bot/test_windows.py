@@ -296,3 +296,56 @@ async def test_forget_leaves_no_trace_in_the_window_index(bot: RunningBot, redis
     assert "U0M2" not in await windows.members(TEAM_ID, CHANNEL)
     leftovers = [key async for key in redis.scan_iter() if b"U0M2" in key]
     assert leftovers == []
+
+
+def _wednesday_meetings(*days: int) -> list[BusyInterval]:
+    """A meeting over the 14:00 Berlin window on each of these December Wednesdays."""
+    return [
+        BusyInterval(
+            start=datetime(2026, 12, day, 12, 30, tzinfo=UTC),
+            end=datetime(2026, 12, day, 13, 15, tzinfo=UTC),
+        )
+        for day in days
+    ]
+
+
+async def test_the_lead_gets_a_weekly_digest_that_counts_and_never_names(
+    bot: RunningBot,
+) -> None:
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=bot.slack.base_url)
+    booked = _wednesday_meetings(2, 9)
+    await connect(bot, MEMBERS[1:4], booked)
+    await connect(bot, MEMBERS[4:5], CLEAR)
+    await say(bot, "window add wed 14:00-14:30")
+    lead_dm = bot.slack.dm_channel_id(LEAD)
+
+    async def week(*moments: datetime) -> list[str]:
+        bot.slack.requests.clear()
+        for moment in moments:
+            bot.clock.set(moment)
+            await run_window_edges(bot.services, client, now=moment)
+        return [
+            str(p.params["text"]) + repr(p.params.get("blocks", ""))
+            for p in bot.slack.calls("chat.postMessage")
+            if p.params["channel"] == lead_dm
+        ]
+
+    # Wednesday's start and end, then Monday 08:00 Berlin: one digest, four calendars only.
+    first = await week(
+        datetime(2026, 11, 25, 13, 0, 5, tzinfo=UTC),
+        datetime(2026, 11, 25, 13, 30, 5, tzinfo=UTC),
+        datetime(2026, 11, 30, 7, 0, 5, tzinfo=UTC),
+    )
+    assert len(first) == 1
+    assert "Too few members have a calendar connected" in first[0]
+
+    # A fifth calendar: next Monday's digest counts the members booked over the window.
+    await connect(bot, MEMBERS[5:], booked)
+    second = await week(
+        datetime(2026, 12, 2, 13, 0, 5, tzinfo=UTC),
+        datetime(2026, 12, 2, 13, 30, 5, tzinfo=UTC),
+        datetime(2026, 12, 7, 7, 0, 5, tzinfo=UTC),
+    )
+    assert len(second) == 1
+    assert "Of the 5 members with a calendar connected, 4 have a meeting" in second[0]
+    assert not any(member in second[0] for member in MEMBERS[1:])
