@@ -18,9 +18,8 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
-
 from bot import keys
+from bot.schedule import Schedule
 from bot.store import StoreUnavailableError
 from bot.windows import WindowStore
 from nudges.clock import local_instant
@@ -37,15 +36,6 @@ HORIZON = timedelta(hours=24)
 DAY_START_LEASE = timedelta(minutes=2)
 # Just after midnight, so the new day's plan sees the new date everywhere.
 DAY_START_OFFSET = timedelta(minutes=1)
-
-# KEYS: schedule; ARGV: now limit lease_until → members due, each pushed to lease_until.
-_CLAIM_DUE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, member in ipairs(due) do
-  redis.call('ZADD', KEYS[1], ARGV[3], member)
-end
-return due
-"""
 
 
 async def replan(services: Services, team: str, user: str, *, now: datetime | None = None) -> int:
@@ -115,13 +105,12 @@ async def forget_plans(services: Services, team: str, user: str) -> None:
 
 async def run_day_starts(services: Services, *, now: datetime, limit: int = 200) -> int:
     """Re-plan everyone whose local day has begun since their last plan; returns how many."""
-    redis: Redis = services.store.redis
-    claim = redis.register_script(_CLAIM_DUE)
-    lease_until = (now + DAY_START_LEASE).timestamp()
+    schedule = Schedule(services.store.redis)
+    lease_until = repr((now + DAY_START_LEASE).timestamp())
     done = 0
     for shard in range(services.queue.shards):
-        members = await claim(
-            keys=[keys.day_starts(shard)], args=[now.timestamp(), limit, lease_until]
+        members = await schedule.claim_due(
+            keys.day_starts(shard), now=now.timestamp(), limit=limit, lease_until=lease_until
         )
         people = [_person(m) for m in members]
         await _replan_all(services, people, now=now)

@@ -48,6 +48,7 @@ from bot.listeners.common import dm_channel
 from bot.models import Profile
 from bot.parse_worker import FeedParser, ParserFailedError
 from bot.planning import replan
+from bot.schedule import Schedule
 from bot.store import StoreUnavailableError, SyncInputs, SyncState
 from nudges.calendar import CalendarError
 from nudges.clock import BusyInterval, day_bounds, local_instant
@@ -83,14 +84,6 @@ CONNECT_MARGIN_SECONDS = 10.0
 _REASON_UNREADABLE = "unreadable"
 _REASON_PARSER = "parser_failed"
 
-# KEYS: schedule. ARGV: now, limit, lease expiry. The due members, each pushed to the expiry.
-_CLAIM = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, member in ipairs(due) do
-  redis.call('ZADD', KEYS[1], ARGV[3], member)
-end
-return due
-"""
 # KEYS: schedule. ARGV: triples of member, the claim's lease expiry, next sync ('' = leave
 # the schedule). Only a claim that still holds its member may move it: after a disconnect
 # (member gone) or a new connect (member rescheduled), a late sync changes nothing.
@@ -269,7 +262,7 @@ class CalendarSync:
         self._resolver = resolver
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
         self._redis: Redis = services.store.redis
-        self._claim = self._redis.register_script(_CLAIM)
+        self._due = Schedule(self._redis)
         self._release = self._redis.register_script(_RELEASE)
         self.every = timedelta(minutes=settings.calendar_sync_minutes)
         self.idle = timedelta(minutes=settings.calendar_idle_sync_minutes)
@@ -486,13 +479,15 @@ class CalendarSync:
                 break
             shard = (first + step) % shards
             try:
-                members = await self._claim(
-                    keys=[keys.sync_schedule(shard)],
-                    args=[at.timestamp(), wanted - len(found), lease],
+                members = await self._due.claim_due(
+                    keys.sync_schedule(shard),
+                    now=at.timestamp(),
+                    limit=wanted - len(found),
+                    lease_until=lease,
                 )
             except RedisError as exc:
                 raise StoreUnavailableError("Redis is unreachable") from exc
-            found.extend(_Claim(shard, _text(m), lease) for m in members)
+            found.extend(_Claim(shard, m, lease) for m in members)
         return found
 
     async def _inputs_of(self, batch: Sequence[_Claim]) -> list[SyncInputs | None]:
@@ -747,7 +742,3 @@ def _worth_writing(before: SyncState, after: SyncState, *, now: datetime) -> boo
 def _short_hash(fetched: FetchResult) -> str | None:
     # 128 bits of the sha256 tell feeds apart as well as all 256, in half the bytes.
     return None if fetched.content_hash is None else fetched.content_hash[:32]
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
