@@ -432,6 +432,8 @@ class Store:
             "sent_nudges": [s.model_dump(mode="json") for s in await self._all_sent(team, user)],
             "support_offered": await self._support_offered(team, user),
             "dm_channel": await self.dm_channel(team, user),
+            # Read from Slack to drop calendar invitations the person declined.
+            "calendar_email": await self.sync_email(team, user),
         }
 
     async def person_keys(self, team: str, user: str) -> list[bytes]:

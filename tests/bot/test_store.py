@@ -472,6 +472,7 @@ async def test_export_is_complete_decrypted_and_only_this_person(
         "sent_nudges": [sent_nudge("mine:reset:2").model_dump(mode="json")],
         "support_offered": True,
         "dm_channel": "Dmine",
+        "calendar_email": None,
     }
     assert "theirs" not in json.dumps(data)
     # Complete: every key the person has is covered by a part of the export.
