@@ -19,8 +19,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, texts
 from bot.listeners.common import dm_channel
+from bot.store import reachable
 from bot.team_view import min_group, window_overlap
-from bot.windows import WindowStore, reachable
+from bot.windows import WindowStore
 from nudges.windows import Edge, RecoveryWindow, WindowEdge, edge_at
 
 if TYPE_CHECKING:

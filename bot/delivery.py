@@ -34,6 +34,7 @@ from bot.listeners.common import dm_channel
 from bot.nudge_dm import send_nudge, send_reflection
 from bot.queue import Claim, DropReason
 from bot.ratelimit import WorkspaceRate
+from bot.ratelimit import retry_after as retry_after_header
 from bot.store import StoreUnavailableError
 from bot.windows import WindowStore
 from nudges.planner import NudgeKind, held_back
@@ -235,7 +236,7 @@ class Deliverer:
         now = self._services.clock.now()
         error = str(exc.response.get("error", "unknown"))
         if exc.response.status_code == 429:
-            retry_after = _retry_after(exc)
+            retry_after = max(1.0, retry_after_header(exc) or 1.0)
             await self._rate.pause(claim.team, retry_after)
             await queue.counters.incr("rate_limited")
             await queue.retry(claim, at=now + timedelta(seconds=retry_after), release=True)
@@ -248,11 +249,3 @@ class Deliverer:
         await queue.finish(claim, sent=False, now=now)
         await queue.counters.incr(f"dropped:{DropReason.SLACK_ERROR}")
         logger.warning("Slack refused a nudge: %s", error)
-
-
-def _retry_after(exc: SlackApiError) -> float:
-    raw = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
-    try:
-        return max(1.0, float(raw)) if raw is not None else 1.0
-    except ValueError:
-        return 1.0

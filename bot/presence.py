@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.live import LiveSignals
 from bot.queue import DropReason
+from bot.ratelimit import retry_after
 from nudges.signals import SignalKind
 
 if TYPE_CHECKING:
@@ -114,11 +115,8 @@ async def _ask_slack(live: LiveSignals, client: AsyncWebClient, team: str, user:
 
 
 def _retry_after(exc: SlackApiError) -> timedelta:
-    headers = getattr(exc.response, "headers", None) or {}
-    raw = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
-    try:
-        seconds = float(raw) if raw is not None else DND_FAILURE_CACHE.total_seconds()
-    except (TypeError, ValueError):
+    seconds = retry_after(exc)
+    if seconds is None:
         seconds = DND_FAILURE_CACHE.total_seconds()
     return min(max(timedelta(seconds=seconds), timedelta(seconds=1)), DND_FAILURE_CACHE_MAX)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from slack_sdk.errors import SlackApiError
 
 from bot import keys
 
@@ -103,3 +104,14 @@ class WorkspaceRate:
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def retry_after(exc: SlackApiError) -> float | None:
+    """The seconds Slack's 429 asks us to wait (``Retry-After``), or None when it says none
+    usable."""
+    headers = getattr(exc.response, "headers", None) or {}
+    raw = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
+    try:
+        return float(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None

@@ -43,7 +43,7 @@ class StoreUnavailableError(RuntimeError):
 
 
 @asynccontextmanager
-async def _reachable() -> AsyncIterator[None]:
+async def reachable() -> AsyncIterator[None]:
     try:
         yield
     except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
@@ -68,7 +68,7 @@ class Store:
 
     async def ping(self) -> bool:
         try:
-            async with _reachable():
+            async with reachable():
                 return bool(await self._redis.ping())
         except StoreUnavailableError:
             return False
@@ -76,12 +76,12 @@ class Store:
     # --- profile -------------------------------------------------------------------------
 
     async def profile(self, team: str, user: str) -> Profile:
-        async with _reachable():
+        async with reachable():
             raw = await self._redis.get(keys.profile(team, user))
         return Profile() if raw is None else Profile.model_validate_json(raw)
 
     async def save_profile(self, team: str, user: str, profile: Profile) -> None:
-        async with _reachable():
+        async with reachable():
             await self._redis.set(keys.profile(team, user), profile.model_dump_json())
 
     # --- feelings ------------------------------------------------------------------------
@@ -107,7 +107,7 @@ class Store:
         key = keys.feelings(team, user)
         cutoff = (entry.at - self._retention).timestamp()
         sealed = self._vault.seal(entry.model_dump_json())
-        async with _reachable(), self._redis.pipeline(transaction=True) as pipe:
+        async with reachable(), self._redis.pipeline(transaction=True) as pipe:
             pipe.zadd(key, {sealed: entry.at.timestamp()})
             pipe.zremrangebyscore(key, "-inf", f"({cutoff}")
             pipe.expire(key, self._retention)
@@ -143,7 +143,7 @@ class Store:
         return kept
 
     async def feelings(self, team: str, user: str, *, since: datetime) -> list[FeelEntry]:
-        async with _reachable():
+        async with reachable():
             members = await self._redis.zrangebyscore(
                 keys.feelings(team, user), since.timestamp(), "+inf"
             )
@@ -155,7 +155,7 @@ class Store:
         await self._append(keys.outcomes(team, user), record.model_dump_json().encode(), record.at)
 
     async def outcomes(self, team: str, user: str, *, since: datetime) -> list[OutcomeRecord]:
-        async with _reachable():
+        async with reachable():
             members = await self._redis.zrangebyscore(
                 keys.outcomes(team, user), since.timestamp(), "+inf"
             )
@@ -163,15 +163,15 @@ class Store:
 
     async def rate_practice(self, team: str, user: str, practice: str, *, helped: bool) -> None:
         field = f"{practice}:{'helped' if helped else 'unhelpful'}"
-        async with _reachable():
+        async with reachable():
             await self._redis.hincrby(keys.ratings(team, user), field, 1)
 
     async def ask_fewer(self, team: str, user: str, theme: PracticeTheme) -> None:
-        async with _reachable():
+        async with reachable():
             await self._redis.sadd(keys.fewer(team, user), theme.value)
 
     async def practice_history(self, team: str, user: str) -> PracticeHistory:
-        async with _reachable(), self._redis.pipeline(transaction=False) as pipe:
+        async with reachable(), self._redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(keys.ratings(team, user))
             pipe.smembers(keys.fewer(team, user))
             ratings, fewer = await pipe.execute()
@@ -201,13 +201,13 @@ class Store:
     ) -> None:
         sealed = self._vault.seal(json.dumps(answers, ensure_ascii=False))
         key = keys.reflections(team, user)
-        async with _reachable(), self._redis.pipeline(transaction=True) as pipe:
+        async with reachable(), self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, week, sealed)
             pipe.expire(key, self._retention)
             await pipe.execute()
 
     async def reflections(self, team: str, user: str) -> dict[str, dict[str, str]]:
-        async with _reachable():
+        async with reachable():
             stored = await self._redis.hgetall(keys.reflections(team, user))
         return {
             _text(week): json.loads(self._vault.open(_raw(sealed)))
@@ -217,28 +217,28 @@ class Store:
     # --- calendar ------------------------------------------------------------------------
 
     async def set_calendar(self, team: str, user: str, url: str) -> None:
-        async with _reachable():
+        async with reachable():
             await self._redis.set(keys.calendar(team, user), self._vault.seal(url))
 
     async def calendar_url(self, team: str, user: str) -> str | None:
-        async with _reachable():
+        async with reachable():
             sealed = await self._redis.get(keys.calendar(team, user))
         return None if sealed is None else self._vault.open(_raw(sealed))
 
     async def clear_calendar(self, team: str, user: str) -> bool:
-        async with _reachable():
+        async with reachable():
             return bool(await self._redis.delete(keys.calendar(team, user)))
 
     # --- busy time (written by calendar sync) ------------------------------------------
 
     async def save_busy(self, team: str, user: str, busy: Sequence[BusyInterval]) -> None:
         """Replace the person's known busy intervals (from their calendar)."""
-        async with _reachable():
+        async with reachable():
             await self._redis.set(keys.busy(team, user), self._seal_busy(busy), ex=self._retention)
 
     async def busy(self, team: str, user: str) -> list[BusyInterval]:
         """The person's busy intervals, sorted, as UTC instants (whole seconds)."""
-        async with _reachable():
+        async with reachable():
             sealed = await self._redis.get(keys.busy(team, user))
         return [] if sealed is None else self._open_busy(_raw(sealed))
 
@@ -259,7 +259,7 @@ class Store:
         """:meth:`sync_inputs` of many people in one round trip (a batch of claimed syncs)."""
         if not people:
             return []
-        async with _reachable(), self._redis.pipeline(transaction=False) as pipe:
+        async with reachable(), self._redis.pipeline(transaction=False) as pipe:
             for team, user in people:
                 # One MGET for the two strings (same hash tag, so one slot on a cluster).
                 pipe.mget(keys.calendar(team, user), keys.profile(team, user))
@@ -277,7 +277,7 @@ class Store:
         ]
 
     async def sync_state(self, team: str, user: str) -> SyncState:
-        async with _reachable():
+        async with reachable():
             fields = await self._redis.hgetall(keys.sync_state(team, user))
         return SyncState.from_fields(fields)
 
@@ -285,7 +285,7 @@ class Store:
         """The person's e-mail address, kept while a calendar is connected: the parser drops
         the invitations they declined. Its own key: sealed, it is too long for the small
         (listpack) encoding of the sync-state hash."""
-        async with _reachable():
+        async with reachable():
             sealed = await self._redis.get(keys.sync_email(team, user))
         return None if sealed is None else self._vault.open(_raw(sealed))
 
@@ -302,7 +302,7 @@ class Store:
         """Store a newly connected address with its first sync, in one MULTI/EXEC: the old
         state goes, and ``busy`` replaces what was known (``None`` forgets it)."""
         fields = state.to_fields()
-        async with _reachable(), self._redis.pipeline(transaction=True) as pipe:
+        async with reachable(), self._redis.pipeline(transaction=True) as pipe:
             pipe.set(keys.calendar(team, user), self._vault.seal(url))
             pipe.delete(keys.sync_state(team, user))
             pipe.hset(keys.sync_state(team, user), mapping=fields)
@@ -335,7 +335,7 @@ class Store:
         args.extend(gone)
         for name, value in fields.items():
             args.extend((name, value))
-        async with _reachable():
+        async with reachable():
             done = await self._commit_script()(
                 keys=[
                     keys.sync_state(team, user),
@@ -357,7 +357,7 @@ class Store:
     async def disconnect_calendar(self, team: str, user: str) -> bool:
         """Delete the address, the busy time read from it and the sync state; True if a
         calendar was connected."""
-        async with _reachable(), self._redis.pipeline(transaction=True) as pipe:
+        async with reachable(), self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(keys.calendar(team, user))
             pipe.delete(
                 keys.busy(team, user), keys.sync_state(team, user), keys.sync_email(team, user)
@@ -368,29 +368,29 @@ class Store:
     # --- Slack plumbing ------------------------------------------------------------------
 
     async def dm_channel(self, team: str, user: str) -> str | None:
-        async with _reachable():
+        async with reachable():
             raw = await self._redis.get(keys.dm_channel(team, user))
         return None if raw is None else _text(raw)
 
     async def remember_dm_channel(self, team: str, user: str, channel: str) -> None:
-        async with _reachable():
+        async with reachable():
             await self._redis.set(keys.dm_channel(team, user), channel)
 
     async def remember_sent(self, team: str, user: str, sent: SentNudge) -> None:
         key = keys.sent_nudges(team, user)
-        async with _reachable(), self._redis.pipeline(transaction=True) as pipe:
+        async with reachable(), self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, sent.key, sent.model_dump_json())
             pipe.expire(key, timedelta(days=14))
             await pipe.execute()
 
     async def sent(self, team: str, user: str, key: str) -> SentNudge | None:
-        async with _reachable():
+        async with reachable():
             raw = await self._redis.hget(keys.sent_nudges(team, user), key)
         return None if raw is None else SentNudge.model_validate_json(raw)
 
     async def offer_support_once(self, team: str, user: str) -> bool:
         """True the first time in a low streak (the caller then sends the offer)."""
-        async with _reachable():
+        async with reachable():
             return bool(
                 await self._redis.set(
                     keys.support_offered(team, user), b"1", nx=True, ex=timedelta(days=14)
@@ -398,12 +398,12 @@ class Store:
             )
 
     async def clear_support(self, team: str, user: str) -> None:
-        async with _reachable():
+        async with reachable():
             await self._redis.delete(keys.support_offered(team, user))
 
     async def first_delivery(self, event_id: str, *, ttl: timedelta = timedelta(hours=1)) -> bool:
         """Whether this Events API delivery is new (retries of one event share its id)."""
-        async with _reachable():
+        async with reachable():
             return bool(await self._redis.set(keys.event_seen(event_id), b"1", nx=True, ex=ttl))
 
     # --- a person's whole record ---------------------------------------------------------
@@ -437,7 +437,7 @@ class Store:
         }
 
     async def person_keys(self, team: str, user: str) -> list[bytes]:
-        async with _reachable():
+        async with reachable():
             found = [
                 _raw(k) async for k in self._redis.scan_iter(match=keys.person_pattern(team, user))
             ]
@@ -448,25 +448,25 @@ class Store:
         found = await self.person_keys(team, user)
         if not found:
             return 0
-        async with _reachable():
+        async with reachable():
             return int(await self._redis.delete(*found))
 
     # --- internals -----------------------------------------------------------------------
 
     async def _all_sent(self, team: str, user: str) -> list[SentNudge]:
-        async with _reachable():
+        async with reachable():
             stored = await self._redis.hgetall(keys.sent_nudges(team, user))
         sent = [SentNudge.model_validate_json(raw) for raw in stored.values()]
         return sorted(sent, key=lambda s: (s.sent_at, s.key))
 
     async def _support_offered(self, team: str, user: str) -> bool:
-        async with _reachable():
+        async with reachable():
             return bool(await self._redis.exists(keys.support_offered(team, user)))
 
     async def _append(self, key: str, member: bytes, at: datetime) -> None:
         """Add a timestamped record and drop those past the retention period, atomically."""
         cutoff = (at - self._retention).timestamp()
-        async with _reachable(), self._redis.pipeline(transaction=True) as pipe:
+        async with reachable(), self._redis.pipeline(transaction=True) as pipe:
             pipe.zadd(key, {member: at.timestamp()})
             pipe.zremrangebyscore(key, "-inf", f"({cutoff}")
             pipe.expire(key, self._retention)

@@ -24,7 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import keys
-from bot.windows import reachable
+from bot.store import reachable
 from nudges.team import (
     MIN_GROUP,
     WEEK,

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot import keys
-from bot.store import StoreUnavailableError
+from bot.store import reachable
 from nudges.windows import RecoveryWindow, next_edge
 
 # Most windows one channel may hold (a list a person can read at a glance).
@@ -34,15 +31,6 @@ for i = 1, #due, 2 do
 end
 return due
 """
-
-
-@asynccontextmanager
-async def reachable() -> AsyncIterator[None]:
-    """Redis errors become :class:`StoreUnavailableError`, as in :mod:`bot.store`."""
-    try:
-        yield
-    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-        raise StoreUnavailableError("Redis is unreachable") from exc
 
 
 def new_window_id(now: datetime) -> str:

@@ -27,8 +27,9 @@ from bot.leads import is_lead
 from bot.listeners.common import with_preferences, zone_of
 from bot.models import Profile
 from bot.planning import replan_quietly
+from bot.store import reachable
 from bot.team_view import channel_members, min_group, team_figures, window_overlap
-from bot.windows import MAX_WINDOWS, WindowStore, new_window_id, reachable
+from bot.windows import MAX_WINDOWS, WindowStore, new_window_id
 from nudges.windows import RecoveryWindow
 
 if TYPE_CHECKING:

@@ -23,6 +23,7 @@ from redis.backoff import NoBackoff
 
 from bot.app import Services, build_services, create_app, create_web_app
 from bot.clock import ManualClock
+from bot.delivery import Deliverer
 from bot.replies import SharedHttp
 from bot.store import Store
 from bot.vault import Vault
@@ -181,3 +182,26 @@ async def bot(
 
 def later(minutes: int) -> timedelta:
     return timedelta(minutes=minutes)
+
+
+def posted_reset_keys(slack: FakeSlack) -> list[str]:
+    """The nudge keys of the reset DMs Slack accepted, oldest first (a reset DM's buttons
+    carry its key; a refused post is not counted: nothing was posted)."""
+    keys = []
+    for call in slack.calls("chat.postMessage"):
+        if not (isinstance(call.response, dict) and call.response.get("ok")):
+            continue
+        for block in call.param_json("blocks"):
+            for element in block.get("elements", []):
+                if element.get("action_id") == "reset_done":
+                    keys.append(element["value"])
+    return keys
+
+
+async def deliver_due(bot: RunningBot, deliverer: Deliverer, moment: datetime) -> int:
+    """Move the clock to ``moment``, run one delivery pass and wait for its sends; returns
+    how many nudges were claimed."""
+    bot.clock.set(moment)
+    claimed = await deliverer.pass_once()
+    await deliverer.drain()
+    return claimed

@@ -17,7 +17,13 @@ from bot.ratelimit import WorkspaceRate
 from nudges.clock import BusyInterval
 from nudges.planner import NudgeKind
 from nudges.preferences import Preferences, ReflectionTime
-from tests.bot.conftest import BOT_TOKEN, START, RunningBot
+from tests.bot.conftest import (
+    BOT_TOKEN,
+    START,
+    RunningBot,
+    deliver_due,
+    posted_reset_keys,
+)
 from tests.support import TEAM_ID, USER_ID
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -47,25 +53,6 @@ async def opt_in(bot: RunningBot, **preferences: object) -> None:
     await bot.store.save_profile(TEAM_ID, USER_ID, Profile(opted_in=True, preferences=prefs))
 
 
-async def deliver_at(bot: RunningBot, deliverer: Deliverer, moment: datetime) -> int:
-    bot.clock.set(moment)
-    claimed = await deliverer.pass_once()
-    await deliverer.drain()
-    return claimed
-
-
-def posted_keys(bot: RunningBot) -> list[str]:
-    keys = []
-    for call in bot.slack.calls("chat.postMessage"):
-        if not (isinstance(call.response, dict) and call.response.get("ok")):
-            continue  # refused: nothing was posted
-        for block in call.param_json("blocks"):
-            for element in block.get("elements", []):
-                if element.get("action_id") == "reset_done":
-                    keys.append(element["value"])
-    return keys
-
-
 async def test_a_planned_reset_is_sent_once_when_due(bot: RunningBot, deliverer: Deliverer) -> None:
     await opt_in(bot)
     await bot.store.save_busy(TEAM_ID, USER_ID, CHAIN)
@@ -73,10 +60,10 @@ async def test_a_planned_reset_is_sent_once_when_due(bot: RunningBot, deliverer:
     (nudge,) = await bot.services.queue.pending(TEAM_ID, USER_ID)
     assert (nudge.kind, nudge.at) == (NudgeKind.RESET, utc(10))
 
-    assert await deliver_at(bot, deliverer, utc(9, 59)) == 0
-    assert await deliver_at(bot, deliverer, utc(10, 0, 5)) == 1
-    assert posted_keys(bot) == [nudge.key]
-    assert await deliver_at(bot, deliverer, utc(10, 1)) == 0
+    assert await deliver_due(bot, deliverer, utc(9, 59)) == 0
+    assert await deliver_due(bot, deliverer, utc(10, 0, 5)) == 1
+    assert posted_reset_keys(bot.slack) == [nudge.key]
+    assert await deliver_due(bot, deliverer, utc(10, 1)) == 0
     # A re-plan later that day does not bring the sent reset back.
     await replan(bot.services, TEAM_ID, USER_ID)
     assert await bot.services.queue.pending(TEAM_ID, USER_ID) == []
@@ -95,9 +82,9 @@ async def test_a_moved_meeting_moves_its_reset(bot: RunningBot, deliverer: Deliv
     await bot.store.save_busy(TEAM_ID, USER_ID, moved)
     await replan(bot.services, TEAM_ID, USER_ID)
 
-    await deliver_at(bot, deliverer, utc(10, 1))
-    await deliver_at(bot, deliverer, utc(10, 21))
-    (key,) = posted_keys(bot)
+    await deliver_due(bot, deliverer, utc(10, 1))
+    await deliver_due(bot, deliverer, utc(10, 21))
+    (key,) = posted_reset_keys(bot.slack)
     assert key == f"reset:{utc(10, 20).isoformat()}"
 
 
@@ -107,7 +94,7 @@ async def test_a_cancelled_meeting_drops_its_reset(bot: RunningBot, deliverer: D
     await replan(bot.services, TEAM_ID, USER_ID)
     await bot.store.save_busy(TEAM_ID, USER_ID, CHAIN[:1])
     await replan(bot.services, TEAM_ID, USER_ID)
-    assert await deliver_at(bot, deliverer, utc(10, 5)) == 0
+    assert await deliver_due(bot, deliverer, utc(10, 5)) == 0
     assert bot.slack.calls("chat.postMessage") == []
 
 
@@ -119,7 +106,7 @@ async def test_turning_off_after_planning_drops_the_nudge(
     await replan(bot.services, TEAM_ID, USER_ID)
     # Written straight to the store, as an older instance might: no re-plan follows.
     await bot.store.save_profile(TEAM_ID, USER_ID, Profile(opted_in=False))
-    assert await deliver_at(bot, deliverer, utc(10, 0, 5)) == 1
+    assert await deliver_due(bot, deliverer, utc(10, 0, 5)) == 1
     assert bot.slack.calls("chat.postMessage") == []
     assert (await bot.services.counters.read())["dropped:opted_out"] == 1
 
@@ -132,7 +119,7 @@ async def test_a_pause_set_after_planning_holds_it_back(
     await replan(bot.services, TEAM_ID, USER_ID)
     paused = Preferences(tz=BERLIN, reflection=None, paused_until=utc(12))
     await bot.store.save_profile(TEAM_ID, USER_ID, Profile(opted_in=True, preferences=paused))
-    await deliver_at(bot, deliverer, utc(10, 0, 5))
+    await deliver_due(bot, deliverer, utc(10, 0, 5))
     assert bot.slack.calls("chat.postMessage") == []
     assert (await bot.services.counters.read())["dropped:paused"] == 1
 
@@ -142,7 +129,7 @@ async def test_do_not_disturb_drops_a_reset(bot: RunningBot, deliverer: Delivere
     await bot.store.save_busy(TEAM_ID, USER_ID, CHAIN)
     await replan(bot.services, TEAM_ID, USER_ID)
     bot.slack.dnd[USER_ID] = {"snooze_enabled": True, "snooze_endtime": int(utc(11).timestamp())}
-    await deliver_at(bot, deliverer, utc(10, 0, 5))
+    await deliver_due(bot, deliverer, utc(10, 0, 5))
     assert bot.slack.calls("chat.postMessage") == []
     assert (await bot.services.counters.read())["dropped:dnd"] == 1
 
@@ -155,7 +142,7 @@ async def test_a_nudge_claimed_after_its_deadline_is_counted_expired(
     await replan(bot.services, TEAM_ID, USER_ID)
     (nudge,) = await bot.services.queue.pending(TEAM_ID, USER_ID)
     # Every instance was down until after the deadline.
-    assert await deliver_at(bot, deliverer, nudge.expires_at + timedelta(seconds=1)) == 1
+    assert await deliver_due(bot, deliverer, nudge.expires_at + timedelta(seconds=1)) == 1
     assert bot.slack.calls("chat.postMessage") == []
     assert (await bot.services.counters.read())["expired"] == 1
 
@@ -167,13 +154,13 @@ async def test_a_429_waits_for_retry_after_then_sends(
     await bot.store.save_busy(TEAM_ID, USER_ID, CHAIN)
     await replan(bot.services, TEAM_ID, USER_ID)
     bot.slack.rate_limit("chat.postMessage", retry_after=30)
-    await deliver_at(bot, deliverer, utc(10, 0, 5))
-    assert posted_keys(bot) == []  # the one post was refused
-    assert await deliver_at(bot, deliverer, utc(10, 0, 20)) == 0  # waiting out Retry-After
+    await deliver_due(bot, deliverer, utc(10, 0, 5))
+    assert posted_reset_keys(bot.slack) == []  # the one post was refused
+    assert await deliver_due(bot, deliverer, utc(10, 0, 20)) == 0  # waiting out Retry-After
     # The workspace bucket is paused on Redis's own clock; let it run out, then go on.
     await bot.store.redis.delete(f"bl:rate:{{{TEAM_ID}}}")
-    assert await deliver_at(bot, deliverer, utc(10, 0, 40)) == 1
-    assert len(posted_keys(bot)) == 1
+    assert await deliver_due(bot, deliverer, utc(10, 0, 40)) == 1
+    assert len(posted_reset_keys(bot.slack)) == 1
     counters = await bot.services.counters.read()
     assert (counters["rate_limited"], counters["sent"]) == (1, 1)
 
@@ -185,8 +172,8 @@ async def test_a_lasting_slack_error_is_counted_not_retried(
     await bot.store.save_busy(TEAM_ID, USER_ID, CHAIN)
     await replan(bot.services, TEAM_ID, USER_ID)
     bot.slack.fail("chat.postMessage", "account_inactive")
-    await deliver_at(bot, deliverer, utc(10, 0, 5))
-    assert await deliver_at(bot, deliverer, utc(10, 1)) == 0
+    await deliver_due(bot, deliverer, utc(10, 0, 5))
+    assert await deliver_due(bot, deliverer, utc(10, 1)) == 0
     assert (await bot.services.counters.read())["dropped:slack_error"] == 1
 
 
@@ -195,9 +182,9 @@ async def test_a_passing_slack_error_is_tried_again(bot: RunningBot, deliverer: 
     await bot.store.save_busy(TEAM_ID, USER_ID, CHAIN)
     await replan(bot.services, TEAM_ID, USER_ID)
     bot.slack.fail("chat.postMessage", "internal_error")
-    await deliver_at(bot, deliverer, utc(10, 0, 5))
-    await deliver_at(bot, deliverer, utc(10, 0, 15))
-    assert len(posted_keys(bot)) == 1
+    await deliver_due(bot, deliverer, utc(10, 0, 5))
+    await deliver_due(bot, deliverer, utc(10, 0, 15))
+    assert len(posted_reset_keys(bot.slack)) == 1
 
 
 async def test_the_weekly_reflection_is_delivered_with_its_prompts(
@@ -207,7 +194,7 @@ async def test_the_weekly_reflection_is_delivered_with_its_prompts(
     await replan(bot.services, TEAM_ID, USER_ID)
     (nudge,) = await bot.services.queue.pending(TEAM_ID, USER_ID)
     assert nudge.kind is NudgeKind.REFLECTION
-    await deliver_at(bot, deliverer, nudge.at)
+    await deliver_due(bot, deliverer, nudge.at)
     call = bot.slack.last("chat.postMessage")
     assert "reflect" in str(call.param_json("blocks")).lower()
     assert await bot.store.sent(TEAM_ID, USER_ID, nudge.key) is not None

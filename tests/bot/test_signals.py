@@ -29,7 +29,7 @@ from nudges.clock import BusyInterval
 from nudges.planner import Nudge, NudgeKind
 from nudges.preferences import Preferences
 from nudges.signals import KEY_PREFIX, SignalKind
-from tests.bot.conftest import BOT_TOKEN, RunningBot
+from tests.bot.conftest import BOT_TOKEN, RunningBot, deliver_due, posted_reset_keys
 from tests.support import TEAM_ID, USER_ID
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -500,20 +500,7 @@ def deliverer(bot: RunningBot) -> Deliverer:
 
 
 async def deliver_at(bot: RunningBot, moment: datetime) -> None:
-    bot.clock.set(moment)
-    sender = deliverer(bot)
-    await sender.pass_once()
-    await sender.drain()
-
-
-def posted_keys(bot: RunningBot) -> list[str]:
-    return [
-        element["value"]
-        for call in bot.slack.calls("chat.postMessage")
-        for block in call.param_json("blocks")
-        for element in block.get("elements", [])
-        if element.get("action_id") == "reset_done"
-    ]
+    await deliver_due(bot, deliverer(bot), moment)
 
 
 async def test_a_live_reset_is_delivered_once(at_ten: RunningBot) -> None:
@@ -524,14 +511,14 @@ async def test_a_live_reset_is_delivered_once(at_ten: RunningBot) -> None:
     await send(bot, huddle("default_unset"))
     await deliver_at(bot, TEN + timedelta(minutes=40, seconds=1))
     ended = TEN + timedelta(minutes=40)
-    assert posted_keys(bot) == [f"{KEY_PREFIX}{ended.isoformat()}"]
+    assert posted_reset_keys(bot.slack) == [f"{KEY_PREFIX}{ended.isoformat()}"]
     # A meeting status that ends a minute later is the same stretch: no second DM.
     bot.clock.set(TEN)
     await send(bot, status("In a meeting"))
     bot.clock.set(ended + timedelta(minutes=1))
     await send(bot, status(""))
     await deliver_at(bot, ended + timedelta(minutes=2))
-    assert len(posted_keys(bot)) == 1
+    assert len(posted_reset_keys(bot.slack)) == 1
     counts = await bot.services.counters.read()
     assert (counts["sent"], counts["signal:huddle"]) == (1, 1)
     assert "signal:status" not in counts
@@ -549,11 +536,11 @@ async def test_a_calendar_reset_held_back_by_a_meeting_status_comes_when_it_clea
     assert await replan(bot.services, TEAM_ID, USER_ID) == 1
     await send(bot, status("In a meeting", ":spiral_calendar_pad:"))
     await deliver_at(bot, CHAIN_END + timedelta(seconds=5))
-    assert posted_keys(bot) == []
+    assert posted_reset_keys(bot.slack) == []
     bot.clock.set(CHAIN_END + timedelta(seconds=40))
     await send(bot, status(""))
     await deliver_at(bot, CHAIN_END + timedelta(seconds=41))
-    assert posted_keys(bot) == [f"{KEY_PREFIX}{CHAIN_END.isoformat()}"]
+    assert posted_reset_keys(bot.slack) == [f"{KEY_PREFIX}{CHAIN_END.isoformat()}"]
     counts = await bot.services.counters.read()
     assert counts[f"dropped:{DropReason.IN_MEETING}"] == 1
     assert (counts["sent"], counts["signal:status"]) == (1, 1)
@@ -571,9 +558,9 @@ async def test_a_calendar_reset_that_went_out_is_not_doubled_by_the_status_clear
     [planned] = await bot.services.queue.pending(TEAM_ID, USER_ID)
     await send(bot, status("In a meeting", ":calendar:", expires=int(CHAIN_END.timestamp())))
     await deliver_at(bot, CHAIN_END + timedelta(seconds=5))
-    assert posted_keys(bot) == [planned.key]
+    assert posted_reset_keys(bot.slack) == [planned.key]
     bot.clock.set(CHAIN_END + timedelta(seconds=40))
     await send(bot, status(""))
     await deliver_at(bot, CHAIN_END + timedelta(seconds=41))
-    assert posted_keys(bot) == [planned.key]
+    assert posted_reset_keys(bot.slack) == [planned.key]
     assert "signal:status" not in await bot.services.counters.read()
