@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -22,6 +21,7 @@ from bot.manifest import render_manifest
 from bot.preview import plan_as_json, plan_as_text, working_window
 from bot.queue import DueQueue
 from bot.serve import serve
+from bot.store import connect_redis
 from bot.vault import Vault
 from config.catalog import CatalogError, load_catalog
 from config.settings import Settings, SettingsError, load_settings
@@ -165,11 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def stats_report(settings: Settings, *, as_json: bool) -> str:
     """``baseline stats``: the shared counters and the queue's depth, from Redis."""
-    redis = Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.redis_timeout_seconds * 5,
-        socket_connect_timeout=settings.redis_timeout_seconds * 5,
-    )
+    redis = connect_redis(settings, timeout=settings.redis_timeout_seconds * 5)
     try:
         queue = DueQueue(redis, shards=settings.queue_shards)
         counters = await queue.counters.read()

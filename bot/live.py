@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
-
 from bot import keys
+from bot.store import RedisClient
 from nudges.planner import Nudge
 from nudges.signals import KEY_PREFIX, SignalKind, signal_reset
 
@@ -75,7 +74,7 @@ class LiveSnapshot:
 class LiveSignals:
     """The live state of one Redis (bytes client), for every person."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._begin = redis.register_script(_BEGIN)
 

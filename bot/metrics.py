@@ -28,12 +28,12 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.clock import Clock, SystemClock
 from bot.health import SlackAuthCheck
 from bot.queue import Counters, DropReason, DueQueue, QueueDepth
+from bot.store import RedisClient
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class BaselineMetrics:
     def __init__(
         self,
         *,
-        redis: Redis,
+        redis: RedisClient,
         queue: DueQueue | None = None,
         clock: Clock | None = None,
         slack_auth: SlackAuthCheck | None = None,

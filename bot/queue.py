@@ -32,9 +32,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from redis.asyncio import Redis
-
 from bot import keys
+from bot.store import RedisClient
 from nudges.planner import Nudge
 
 # Idempotency records outlive any re-plan that could bring their nudge back: the weekly
@@ -67,7 +66,7 @@ class Counters:
     rate_limited, ``dropped:<reason>``, ``sync:<result>``, ``signal:<kind>``.
     """
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def incr(self, name: str, by: int = 1) -> None:
@@ -315,7 +314,7 @@ class DueQueue:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         *,
         shards: int = 16,
         lease: timedelta = timedelta(seconds=30),

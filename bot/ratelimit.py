@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
 from slack_sdk.errors import SlackApiError
 
 from bot import keys
+from bot.store import RedisClient
 
 # KEYS: bucket; ARGV: rate burst max_wait
 # Reserves a token: the bucket may go below zero by up to ``max_wait`` seconds' worth, and
@@ -72,7 +72,7 @@ class WorkspaceRate:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         *,
         rate: float,
         burst: float | None = None,

@@ -7,7 +7,7 @@ instance at a time, and comes back by itself if that instance dies before resche
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from bot.store import RedisClient
 
 # KEYS: schedule. ARGV: now, limit, lease expiry. The due members, each pushed to the expiry.
 _CLAIM_DUE = """
@@ -20,7 +20,7 @@ return due
 
 
 class Schedule:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._claim = redis.register_script(_CLAIM_DUE)
 
     async def claim_due(self, key: str, *, now: float, limit: int, lease_until: str) -> list[str]:

@@ -12,14 +12,13 @@ import signal
 from datetime import timedelta
 
 from aiohttp import web
-from redis.asyncio import Redis
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from bot.app import Services, build_services, create_app, create_web_app, slack_client
 from bot.clock import SystemClock
 from bot.replies import SharedHttp
-from bot.store import Store
+from bot.store import Store, connect_redis
 from bot.vault import Vault
 from bot.worker import Worker
 from config.settings import Settings
@@ -28,14 +27,8 @@ logger = logging.getLogger(__name__)
 
 
 def build_store(settings: Settings) -> Store:
-    redis = Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
-        health_check_interval=30,
-    )
     return Store(
-        redis,
+        connect_redis(settings),
         Vault(settings.fernet_keys()),
         retention=timedelta(days=settings.retention_days),
     )

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -29,13 +30,37 @@ from redis.typing import EncodableT, FieldT
 from bot import keys
 from bot.models import Profile, SentNudge
 from bot.vault import Vault
+from config.settings import Settings
 from nudges.catalog import PracticeFeedback, PracticeHistory, PracticeTheme
 from nudges.clock import BusyInterval
 from nudges.feelings import FeelEntry
 from nudges.insights import OutcomeRecord
 
+RedisClient = Redis | RedisCluster
+"""A single Redis or a Redis Cluster: every key Baseline writes is placed so that either works."""
+
 # Decrypted (time, score) pairs kept per process: ~150 bytes each, so about 8 MB at most.
 SCORE_CACHE_SIZE = 50_000
+
+
+def connect_redis(settings: Settings, *, timeout: float | None = None) -> RedisClient:
+    """The Redis (or, with ``BASELINE_REDIS_CLUSTER``, the Redis Cluster) at ``REDIS_URL``.
+
+    Nothing connects until the first command. ``timeout`` (seconds per call) defaults to
+    ``BASELINE_REDIS_TIMEOUT_SECONDS``, short so a reply still fits Slack's 3 seconds.
+    """
+    seconds = settings.redis_timeout_seconds if timeout is None else timeout
+    if settings.redis_cluster:
+        # Any one node's address is enough: the client learns the others from it.
+        return RedisCluster.from_url(
+            settings.redis_url, socket_timeout=seconds, socket_connect_timeout=seconds
+        )
+    return Redis.from_url(
+        settings.redis_url,
+        socket_timeout=seconds,
+        socket_connect_timeout=seconds,
+        health_check_interval=30,
+    )
 
 
 class StoreUnavailableError(RuntimeError):
@@ -53,7 +78,7 @@ async def reachable() -> AsyncIterator[None]:
 class Store:
     """All of Baseline's per-person state. ``team``/``user`` are Slack ids."""
 
-    def __init__(self, redis: Redis, vault: Vault, *, retention: timedelta) -> None:
+    def __init__(self, redis: RedisClient, vault: Vault, *, retention: timedelta) -> None:
         self._redis = redis
         self._vault = vault
         self._retention = retention
@@ -63,7 +88,7 @@ class Store:
         self._scores: OrderedDict[bytes, FeelEntry] = OrderedDict()
 
     @property
-    def redis(self) -> Redis:
+    def redis(self) -> RedisClient:
         return self._redis
 
     async def ping(self) -> bool:

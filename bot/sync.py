@@ -36,7 +36,6 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -49,7 +48,7 @@ from bot.models import Profile
 from bot.parse_worker import FeedParser, ParserFailedError
 from bot.planning import replan
 from bot.schedule import Schedule
-from bot.store import StoreUnavailableError, SyncInputs, SyncState
+from bot.store import RedisClient, StoreUnavailableError, SyncInputs, SyncState
 from nudges.calendar import CalendarError
 from nudges.clock import BusyInterval, day_bounds, local_instant
 from nudges.outlook import calendar_outlook
@@ -261,7 +260,7 @@ class CalendarSync:
         self.parser = parser or shared_parser(settings.calendar_parse_workers)
         self._resolver = resolver
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
-        self._redis: Redis = services.store.redis
+        self._redis: RedisClient = services.store.redis
         self._due = Schedule(self._redis)
         self._release = self._redis.register_script(_RELEASE)
         self.every = timedelta(minutes=settings.calendar_sync_minutes)

@@ -12,10 +12,8 @@ import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from redis.asyncio import Redis
-
 from bot import keys
-from bot.store import reachable
+from bot.store import RedisClient, reachable
 from nudges.windows import RecoveryWindow, next_edge
 
 # Most windows one channel may hold (a list a person can read at a glance).
@@ -39,7 +37,7 @@ def new_window_id(now: datetime) -> str:
 
 
 class WindowStore:
-    def __init__(self, redis: Redis, *, shards: int) -> None:
+    def __init__(self, redis: RedisClient, *, shards: int) -> None:
         self._redis = redis
         self._shards = shards
 

@@ -116,6 +116,27 @@ class Settings(BaseSettings):
         default="redis://localhost:6379/0",
         validation_alias=AliasChoices("REDIS_URL", "redis_url"),
     )
+    redis_cluster: bool = Field(
+        default=False,
+        description=(
+            "REDIS_URL names one node of a Redis Cluster (any node; the client finds the "
+            "rest). Every key of one person, one queue shard or one workspace bucket shares a "
+            "hash tag, so no command crosses slots."
+        ),
+    )
+    slack_client_id: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_CLIENT_ID", "slack_client_id"),
+        description=(
+            "With SLACK_CLIENT_SECRET: serve many workspaces (HTTP mode), each installed "
+            "through /slack/install; SLACK_BOT_TOKEN is then not used."
+        ),
+    )
+    slack_client_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_CLIENT_SECRET", "slack_client_secret"),
+        description="Basic Information → App Credentials → Client Secret (with SLACK_CLIENT_ID).",
+    )
     port: int = Field(default=3000, ge=1, le=65535, validation_alias=AliasChoices("PORT", "port"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO",
