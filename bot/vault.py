@@ -19,7 +19,9 @@ class Vault:
     def __init__(self, keys: Sequence[str]) -> None:
         if not keys:
             raise ValueError("at least one encryption key is needed")
-        self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
+        fernets = [Fernet(k.encode()) for k in keys]
+        self._newest = fernets[0]
+        self._fernet = MultiFernet(fernets)
 
     @staticmethod
     def new_key() -> str:
@@ -33,6 +35,14 @@ class Vault:
             return self._fernet.decrypt(token).decode()
         except InvalidToken as exc:
             raise VaultError("stored data does not decrypt with any configured key") from exc
+
+    def is_current(self, token: bytes) -> bool:
+        """Whether ``token`` is already encrypted under the newest key (nothing to rotate)."""
+        try:
+            self._newest.decrypt(token)
+        except InvalidToken:
+            return False
+        return True
 
     def rotate(self, token: bytes) -> bytes:
         """Re-encrypt ``token`` under the newest key."""
