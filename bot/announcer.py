@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, texts
+from bot.installations import SlackClients, as_clients
 from bot.listeners.common import dm_channel
 from bot.store import reachable
 from bot.team_view import min_group, window_overlap
@@ -34,18 +35,23 @@ STALE = timedelta(minutes=10)
 
 
 async def run_window_edges(
-    services: Services, client: AsyncWebClient, *, now: datetime, limit: int = 100
+    services: Services,
+    client: AsyncWebClient | SlackClients,
+    *,
+    now: datetime,
+    limit: int = 100,
 ) -> int:
-    """Announce every due window edge; returns how many edges were claimed."""
+    """Announce every due window edge; returns how many edges were claimed. ``client``: one
+    workspace's client, or where each workspace's comes from."""
     store = WindowStore(services.store.redis, shards=services.settings.queue_shards)
     claimed = 0
     async with reachable():
-        claimed = await _run(services, client, store, now=now, limit=limit)
+        claimed = await _run(services, as_clients(client), store, now=now, limit=limit)
     return claimed
 
 
 async def _run(
-    services: Services, client: AsyncWebClient, store: WindowStore, *, now: datetime, limit: int
+    services: Services, clients: SlackClients, store: WindowStore, *, now: datetime, limit: int
 ) -> int:
     claimed = 0
     for shard in range(store.shards):
@@ -59,7 +65,11 @@ async def _run(
             edge = edge_at(window, at)
             if edge is not None and now - edge.at <= STALE:
                 day = edge.day.isoformat()
-                if await store.claim_announcement(team, channel, window.id, day, edge.edge):
+                client = await clients.for_team(team)
+                if client is None:
+                    # Uninstalled meanwhile: forgetting the workspace drops its windows.
+                    logger.info("window %s not announced: workspace not installed", edge.edge)
+                elif await store.claim_announcement(team, channel, window.id, day, edge.edge):
                     await _announce(services, client, team, window, edge, store=store)
             await store.schedule(team, window, after=max(at, now - STALE))
     return claimed

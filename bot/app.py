@@ -2,6 +2,10 @@
 listeners and the worker share, ``create_app(services)`` builds a Bolt app with every
 listener registered, and ``create_web_app`` wraps it for HTTP mode.
 
+One workspace: the app runs on ``SLACK_BOT_TOKEN``. Many (``SLACK_CLIENT_ID`` and
+``SLACK_CLIENT_SECRET``): each workspace installs through ``/slack/install``, its bot token is
+kept in Redis (:mod:`bot.installations`) and every request is authorized with it.
+
 Nothing connects at import time. Listeners get their services from :class:`Services`,
 built once here and passed to each ``register``.
 """
@@ -16,20 +20,36 @@ from typing import Any
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.oauth import OAuthStateUtils
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import health, logs, metrics
 from bot.clock import Clock
+from bot.installations import (
+    NOT_AUTHORIZED,
+    RedisInstallationStore,
+    RedisOAuthStateStore,
+    SlackClients,
+    install_pages,
+)
 from bot.listeners import actions, commands, events, home, signals, team, views
+from bot.manifest import REDIRECT_PATH, bot_scopes
 from bot.queue import Counters, DueQueue
 from bot.replies import PooledRespond, SharedHttp
 from bot.store import Store
+from bot.vault import Vault
 from config.catalog import load_catalog
 from config.settings import Settings
 from nudges.catalog import Catalog
 
 logger = logging.getLogger(__name__)
+
+INSTALL_PATH = "/slack/install"
+# How long an install link's state is good for: Slack's consent screen, then back.
+STATE_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -41,6 +61,10 @@ class Services:
     clock: Clock
     catalog: Catalog
     queue: DueQueue
+    slack: SlackClients
+    """The Slack client of a workspace, for work outside a request."""
+    installations: RedisInstallationStore | None = None
+    """Many workspaces only: where installations are kept."""
 
     @property
     def counters(self) -> Counters:
@@ -54,14 +78,28 @@ def build_services(
     clock: Clock,
     catalog: Catalog | None = None,
     queue: DueQueue | None = None,
+    client: AsyncWebClient | None = None,
 ) -> Services:
-    """Everything the listeners and the worker share, built from one Settings."""
+    """Everything the listeners and the worker share, built from one Settings.
+
+    One workspace: ``client`` (or one made from ``SLACK_BOT_TOKEN``) serves all background
+    work. Many: the installation store, and clients made from each workspace's installation.
+    """
+    installations = None
+    if settings.oauth:
+        settings.require_bot()  # the encryption key seals the installations' tokens
+        installations = RedisInstallationStore(store.redis, Vault(settings.fernet_keys()))
+        slack = SlackClients.installed(installations, base_url=settings.slack_api_url)
+    else:
+        slack = SlackClients.single(client or _bot_client(settings))
     return Services(
         settings=settings,
         store=store,
         clock=clock,
         catalog=catalog or load_catalog(settings.catalog_path),
         queue=queue or build_queue(settings, store),
+        slack=slack,
+        installations=installations,
     )
 
 
@@ -71,20 +109,22 @@ def create_app(
     client: AsyncWebClient | None = None,
     http: SharedHttp | None = None,
 ) -> AsyncApp:
-    """A Bolt app with all of Baseline's listeners. Needs the bot token and signing secret."""
+    """A Bolt app with all of Baseline's listeners. Needs the signing secret, and the bot
+    token (one workspace) or the client id and secret (many)."""
     settings = services.settings
     settings.require_bot()
-    assert settings.slack_bot_token is not None  # noqa: S101 - checked by require_bot
     assert settings.slack_signing_secret is not None  # noqa: S101 - checked by require_bot
-    token = settings.slack_bot_token.get_secret_value()
-    client = client or slack_client(settings)
-    app = AsyncApp(
-        token=token,
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
-        client=client,
-        # Requests no listener claims still get a 404, not a silent 200.
-        raise_error_for_unhandled_request=True,
-    )
+    signing_secret = settings.slack_signing_secret.get_secret_value()
+    if services.installations is not None:
+        app = _oauth_app(services, services.installations, signing_secret=signing_secret)
+    else:
+        client = client or services.slack.default or slack_client(settings)
+        app = AsyncApp(
+            signing_secret=signing_secret,
+            client=client,
+            # Requests no listener claims still get a 404, not a silent 200.
+            raise_error_for_unhandled_request=True,
+        )
     replies_http = http or SharedHttp()
 
     @app.middleware
@@ -120,11 +160,73 @@ def create_app(
     return app
 
 
+def _oauth_app(
+    services: Services, installations: RedisInstallationStore, *, signing_secret: str
+) -> AsyncApp:
+    """Many workspaces: the install and redirect routes, installations and states in Redis,
+    and each workspace's authorization cached in the process (no auth.test per request)."""
+    settings = services.settings
+    assert settings.slack_client_id is not None  # noqa: S101 - settings.oauth says so
+    assert settings.slack_client_secret is not None  # noqa: S101 - settings.oauth says so
+    client_id = settings.slack_client_id.strip()
+    client_secret = settings.slack_client_secret.get_secret_value().strip()
+    # No token: each request's client gets its workspace's. The base URL carries over to
+    # them and to the OAuth flow's own calls (oauth.v2.access, auth.test).
+    client = AsyncWebClient(base_url=settings.slack_api_url)
+    state_utils = OAuthStateUtils(expiration_seconds=STATE_SECONDS)
+    oauth_settings = AsyncOAuthSettings(
+        client_id=client_id,
+        client_secret=client_secret,
+        scopes=bot_scopes(),
+        user_scopes=[],
+        install_path=INSTALL_PATH,
+        # Straight to Slack's own consent screen: it shows the workspace and the scopes.
+        install_page_rendering_enabled=False,
+        redirect_uri_path=REDIRECT_PATH,
+        callback_options=install_pages(state_utils, install_path=INSTALL_PATH),
+        installation_store=installations,
+        # Baseline asks for bot scopes only: one Redis read per request authorizes it.
+        installation_store_bot_only=True,
+        state_store=RedisOAuthStateStore(services.store.redis, expiration_seconds=STATE_SECONDS),
+        state_expiration_seconds=STATE_SECONDS,
+        logger=logger,
+    )
+    authorize = AsyncInstallationStoreAuthorize(
+        logger=logger,
+        installation_store=installations,
+        client_id=client_id,
+        client_secret=client_secret,
+        bot_only=True,
+        # auth.test once per bot token and process, not once per request (Bolt's default).
+        cache_enabled=True,
+        client=client,
+    )
+    return AsyncApp(
+        signing_secret=signing_secret,
+        client=client,
+        # Bolt takes an AsyncAuthorize instance as it is (isinstance), though its annotation
+        # only names plain callables.
+        authorize=authorize,  # type: ignore[arg-type]
+        oauth_settings=oauth_settings,
+        installation_store_bot_only=True,
+        user_facing_authorize_error_message=NOT_AUTHORIZED,
+        raise_error_for_unhandled_request=True,
+    )
+
+
 def slack_client(settings: Settings) -> AsyncWebClient:
+    """The one workspace's client (``SLACK_BOT_TOKEN``)."""
     settings.require_bot()
-    assert settings.slack_bot_token is not None  # noqa: S101 - checked by require_bot
+    return _bot_client(settings)
+
+
+def _bot_client(settings: Settings) -> AsyncWebClient:
+    # Without a token (settings made for a test of something else) the client exists, and
+    # Slack refuses its calls.
+    token = settings.slack_bot_token
     return AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+        token=None if token is None else token.get_secret_value(),
+        base_url=settings.slack_api_url,
     )
 
 
@@ -145,9 +247,13 @@ def create_web_app(
 ) -> web.Application:
     """HTTP mode: ``POST /slack/events`` (signed), ``GET /healthz``, ``GET /readyz``,
     ``GET /metrics`` (queue depth and lag need ``services``)."""
+    # With OAuth configured, Bolt adds GET /slack/install and GET /slack/oauth_redirect.
     web_app = app.web_app(path="/slack/events")
-    slack_auth = health.SlackAuthCheck(app.client)  # auth.test once, from start-up
-    slack_auth.attach(web_app)
+    slack_auth: health.SlackAuthCheck | None = None
+    if app.oauth_flow is None:
+        # One token: auth.test once, from start-up. Many workspaces have no one token to check.
+        slack_auth = health.SlackAuthCheck(app.client)
+        slack_auth.attach(web_app)
     web_app.middlewares.append(logs.tag_requests)  # a request id on every line
     metrics.BaselineMetrics(
         redis=store.redis,

@@ -4,7 +4,8 @@ One :class:`Deliverer` runs in every instance. Each pass walks the queue's shard
 the due nudges with the closest deadlines (leased, so a crashed instance's claims return to
 the queue), and sends them with bounded concurrency. For each claim, right before sending:
 
-1. deadline passed → ``expired``;
+1. deadline passed → ``expired``; the workspace has no installation any more (it removed
+   Baseline) → ``dropped:uninstalled``;
 2. still opted in, not paused, not in quiet hours, inside working time, and (for a reset)
    not inside a recovery window of one of their channels → else ``dropped:<reason>``
    (the person may have changed their mind since it was planned);
@@ -30,6 +31,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import presence
+from bot.installations import SlackClients, as_clients
 from bot.listeners.common import dm_channel
 from bot.nudge_dm import send_nudge, send_reflection
 from bot.queue import Claim, DropReason
@@ -56,6 +58,8 @@ _HELD_BACK = {
     "quiet_hours": DropReason.QUIET_HOURS,
     "outside_hours": DropReason.OUTSIDE_HOURS,
 }
+# Slack errors that say the workspace's token is no longer good (uninstalled, revoked).
+_TOKEN_REFUSED = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked"})
 
 
 class Deliverer:
@@ -64,13 +68,14 @@ class Deliverer:
     def __init__(
         self,
         services: Services,
-        client: AsyncWebClient,
+        client: AsyncWebClient | SlackClients,
         *,
         rate: WorkspaceRate,
         concurrency: int = 16,
     ) -> None:
+        """``client``: one workspace's client, or where each workspace's comes from."""
         self._services = services
-        self._client = client
+        self._clients = as_clients(client)
         self._rate = rate
         self._slots = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
@@ -147,7 +152,14 @@ class Deliverer:
             await queue.finish(claim, sent=False, now=now)
             await counters.incr("expired")
             return
-        reason = await self._held_back(claim, now=now)
+        client = await self._clients.for_team(claim.team)
+        if client is None:
+            # Uninstalled since it was planned: forgetting the workspace clears its queue, and
+            # this one was claimed in between.
+            await queue.finish(claim, sent=False, now=now)
+            await counters.incr(f"dropped:{DropReason.UNINSTALLED}")
+            return
+        reason = await self._held_back(claim, client, now=now)
         if reason is not None:
             await queue.finish(claim, sent=False, now=now)
             await counters.incr(f"dropped:{reason}")
@@ -155,7 +167,7 @@ class Deliverer:
         try:
             # Resolved (and cached) before the rate token is taken, so the token is spent
             # right before the post it pays for: a token taken early is Slack's refill wasted.
-            await dm_channel(services, self._client, claim.team, claim.user)
+            await dm_channel(services, client, claim.team, claim.user)
         except SlackApiError as exc:
             await self._slack_refused(claim, exc)
             return
@@ -169,7 +181,7 @@ class Deliverer:
         if not await queue.begin_send(claim, now=now):
             return
         try:
-            await self._post(claim)
+            await self._post(claim, client)
         except SlackApiError as exc:
             await self._slack_refused(claim, exc)
             return
@@ -185,7 +197,9 @@ class Deliverer:
         await queue.finish(claim, sent=True, now=services.clock.now())
         await counters.incr("sent")
 
-    async def _held_back(self, claim: Claim, *, now: datetime) -> DropReason | None:
+    async def _held_back(
+        self, claim: Claim, client: AsyncWebClient, *, now: datetime
+    ) -> DropReason | None:
         profile = await self._services.store.profile(claim.team, claim.user)
         if not profile.opted_in:
             return DropReason.OPTED_OUT
@@ -198,9 +212,7 @@ class Deliverer:
             # The weekly reflection is read later, not in the moment: DND holds it back
             # only if Slack would notify, which it does not do in DND anyway.
             return None
-        return await presence.unavailable(
-            self._services, self._client, claim.team, claim.user, now=now
-        )
+        return await presence.unavailable(self._services, client, claim.team, claim.user, now=now)
 
     async def _in_recovery_window(self, claim: Claim, *, now: datetime) -> bool:
         """A window added after the plan was made: its resets are dropped here."""
@@ -227,9 +239,9 @@ class Deliverer:
             await asyncio.sleep(token.wait)
         return True
 
-    async def _post(self, claim: Claim) -> None:
+    async def _post(self, claim: Claim, client: AsyncWebClient) -> None:
         send = send_reflection if claim.nudge.kind is NudgeKind.REFLECTION else send_nudge
-        await send(self._services, self._client, claim.team, claim.user, claim.nudge)
+        await send(self._services, client, claim.team, claim.user, claim.nudge)
 
     async def _slack_refused(self, claim: Claim, exc: SlackApiError) -> None:
         queue = self._services.queue
@@ -246,6 +258,10 @@ class Deliverer:
             await queue.retry(claim, at=now + timedelta(seconds=5), release=True)
             logger.info("Slack refused a nudge (%s): trying again shortly", error)
             return
+        if error in _TOKEN_REFUSED:
+            # The workspace's token is gone (removed on another instance, or revoked): the
+            # next nudge reads its installation again instead of trying the old token.
+            self._clients.forget(claim.team)
         await queue.finish(claim, sent=False, now=now)
         await queue.counters.incr(f"dropped:{DropReason.SLACK_ERROR}")
         logger.warning("Slack refused a nudge: %s", error)

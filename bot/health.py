@@ -1,5 +1,8 @@
 """Readiness: ``GET /readyz`` answers 200 when Redis answers and Slack accepted the bot token.
 
+With many workspaces there is no one token: each workspace's is checked (once per process) on
+its first request, so readiness is Redis alone and ``slack_auth`` says ``per_workspace``.
+
 The token is checked with ``auth.test`` once, at start-up (then cached), not on every probe:
 a probe every few seconds per instance must not spend Slack's rate limit. A network error
 is retried with backoff; a refused token (revoked, invalid) is final until a restart.
@@ -102,15 +105,19 @@ class SlackAuthCheck:
         web_app.on_cleanup.append(stop)
 
 
-def readyz(store: Store, slack_auth: SlackAuthCheck) -> Handler:
-    """``GET /readyz``: 200 ``{"ok": true, ...}`` only when Redis answers and the token is good."""
+PER_WORKSPACE: Final = "per_workspace"
+
+
+def readyz(store: Store, slack_auth: SlackAuthCheck | None) -> Handler:
+    """``GET /readyz``: 200 ``{"ok": true, ...}`` only when Redis answers and the token is
+    good; ``slack_auth`` None means many workspaces (no one token to check)."""
 
     async def handler(_request: web.Request) -> web.Response:
         redis = await store.ping()
-        ready = redis and slack_auth.ok
+        ready = redis and (slack_auth is None or slack_auth.ok)
+        auth = PER_WORKSPACE if slack_auth is None else slack_auth.state.value
         return web.json_response(
-            {"ok": ready, "redis": redis, "slack_auth": slack_auth.state.value},
-            status=200 if ready else 503,
+            {"ok": ready, "redis": redis, "slack_auth": auth}, status=200 if ready else 503
         )
 
     return handler

@@ -242,3 +242,46 @@ def answered_groups(team: str, figure: str) -> str:
     """Hash digest → JSON list of hashed member ids: every group a team figure was shown
     for in this workspace (the differencing guard)."""
     return f"{PREFIX}:answered:{{{team}}}:{figure}"
+
+
+# --- installations, many workspaces (bot/installations.py) -----------------------------------
+# One hash tag per installed workspace (or per organisation, for an org-wide install), so all
+# of an installation's keys sit in one Redis Cluster slot and go in one MULTI/EXEC.
+
+
+def _workspace_tag(workspace: str) -> str:
+    return f"{{w:{workspace}}}"
+
+
+def installation_bot(workspace: str) -> str:
+    """The workspace's bot installation (encrypted JSON: it holds the bot token)."""
+    return f"{PREFIX}:{_workspace_tag(workspace)}:bot"
+
+
+def installation_latest(workspace: str) -> str:
+    """The workspace's latest installation (encrypted JSON: bot and installer tokens)."""
+    return f"{PREFIX}:{_workspace_tag(workspace)}:installer"
+
+
+def installation_of(workspace: str, user: str) -> str:
+    """One installer's latest installation (encrypted JSON), for user-token revocation."""
+    return f"{PREFIX}:{_workspace_tag(workspace)}:installer:{user}"
+
+
+def installation_users(workspace: str) -> str:
+    """Set of the user ids with an installation of their own (what uninstall deletes)."""
+    return f"{PREFIX}:{_workspace_tag(workspace)}:users"
+
+
+def oauth_state(state: str) -> str:
+    """An OAuth ``state`` handed out by /slack/install: SET with expiry, consumed by GETDEL."""
+    return f"{PREFIX}:oauth:state:{state}"
+
+
+def workspace_pattern(team: str) -> str:
+    """A SCAN pattern for every key that may belong to workspace ``team``: any key whose hash
+    tag starts with the team id (``{p:T…``, ``{c:T…``, ``{T}``, ``{w:T}``, a queue shard's
+    ``p:T:…``). It over-matches on purpose (other ids that contain this one); the caller
+    sorts the keys out exactly."""
+    escaped = _GLOB_SPECIAL.sub(r"\\\1", team)
+    return f"{PREFIX}:*{escaped}[:}}]*"

@@ -1,5 +1,6 @@
 """The Slack app manifest for an install: the bundled ``config/manifest.yaml`` with its
-request URLs pointed at this deployment (HTTP mode), or removed (Socket Mode)."""
+request URLs and OAuth redirect pointed at this deployment (HTTP mode), or removed (Socket
+Mode); and the bot scopes it asks for, which the OAuth install asks for too."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import yaml
 
 MANIFEST_FILE = "manifest.yaml"
 EVENTS_PATH = "/slack/events"
+REDIRECT_PATH = "/slack/oauth_redirect"
 # Plain http is accepted only for a local development server.
 HTTP_HOSTS = frozenset({"localhost"})
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -28,17 +30,30 @@ def render_manifest(url: str | None, *, socket_mode: bool = False) -> str:
     optional port, an optional trailing slash); anything else raises ValueError.
     """
     manifest = _load()
+    oauth = _section(manifest, "oauth_config")
     if socket_mode:
         if url is not None:
             raise ValueError("Socket Mode needs no public URL: pass a URL or socket mode, not both")
         _set_request_urls(manifest, None)
+        # Installing in many workspaces needs HTTP mode (Baseline refuses OAuth + Socket Mode).
+        oauth.pop("redirect_urls", None)
         _section(manifest, "settings")["socket_mode_enabled"] = True
     else:
         if url is None:
             raise ValueError("a public https URL is needed for HTTP mode (or use Socket Mode)")
-        _set_request_urls(manifest, base_url(url) + EVENTS_PATH)
+        base = base_url(url)
+        _set_request_urls(manifest, base + EVENTS_PATH)
+        oauth["redirect_urls"] = [base + REDIRECT_PATH]
         _section(manifest, "settings")["socket_mode_enabled"] = False
     return yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True, width=4096)
+
+
+def bot_scopes() -> list[str]:
+    """The bot scopes the manifest asks for: an OAuth install asks for exactly these."""
+    scopes = _section(_section(_load(), "oauth_config"), "scopes").get("bot")
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise TypeError(f"bundled {MANIFEST_FILE} has no list of bot scopes")
+    return list(scopes)
 
 
 def base_url(url: str) -> str:

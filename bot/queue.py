@@ -57,6 +57,7 @@ class DropReason(StrEnum):
     SLACK_ERROR = "slack_error"
     UNCERTAIN = "uncertain"
     RECOVERY_WINDOW = "recovery_window"
+    UNINSTALLED = "uninstalled"  # the workspace removed Baseline (no installation left)
 
 
 class Counters:

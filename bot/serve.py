@@ -1,7 +1,9 @@
 """``baseline run``: build the real services from Settings and serve Slack.
 
 Socket Mode when ``SLACK_APP_TOKEN`` is set (no public URL needed), otherwise HTTP mode on
-``PORT`` with ``POST /slack/events``, ``GET /healthz`` and ``GET /readyz``.
+``PORT`` with ``POST /slack/events``, ``GET /healthz`` and ``GET /readyz`` (and, with
+``SLACK_CLIENT_ID``/``SLACK_CLIENT_SECRET``, ``GET /slack/install`` and
+``GET /slack/oauth_redirect`` for many workspaces).
 """
 
 from __future__ import annotations
@@ -40,8 +42,10 @@ async def serve(settings: Settings) -> None:
     settings.require_bot()
     store = build_store(settings)
     http = SharedHttp()
-    services = build_services(settings, store=store, clock=SystemClock())
-    client = slack_client(settings)
+    # One workspace: one client for requests and background work alike. Many: each
+    # workspace's client comes from its installation (services.slack).
+    client = None if settings.oauth else slack_client(settings)
+    services = build_services(settings, store=store, clock=SystemClock(), client=client)
     app = create_app(services, client=client, http=http)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -49,7 +53,7 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     background: asyncio.Task[None] | None = None
     if settings.worker:
-        background = asyncio.create_task(Worker(services, client).run(stop))
+        background = asyncio.create_task(Worker(services, services.slack).run(stop))
         logger.info("worker started: delivery, day-start planning, calendar sync")
     try:
         if settings.slack_app_token is not None:
@@ -91,7 +95,11 @@ async def _serve_http(
     await runner.setup()
     site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)  # noqa: S104 - a server listens on all interfaces
     await site.start()
-    logger.info("listening on port %d (HTTP mode: POST /slack/events)", settings.port)
+    logger.info(
+        "listening on port %d (HTTP mode: POST /slack/events%s)",
+        settings.port,
+        ", GET /slack/install for each workspace" if settings.oauth else "",
+    )
     try:
         await stop.wait()
     finally:

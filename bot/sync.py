@@ -43,6 +43,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import blocks, keys, texts
 from bot.calendar_fetch import CalendarFetchError, FetchFailure, FetchResult, fetch_calendar
 from bot.commands import mask_url
+from bot.installations import SlackClients, as_clients
 from bot.listeners.common import dm_channel
 from bot.models import Profile
 from bot.parse_worker import FeedParser, ParserFailedError
@@ -240,15 +241,16 @@ def shared_parser(workers: int) -> FeedParser:
 class CalendarSync:
     """Connects calendars, syncs them on a schedule, and tells people when one breaks.
 
-    ``client`` sends the DMs. Parsing goes to the process's shared :class:`FeedParser` unless
-    ``parser`` is given; ``resolver`` replaces the system's name lookup for feeds (tests);
-    ``rng`` drives the jitter.
+    ``client`` sends the DMs: one workspace's client, or where each workspace's comes from
+    (:class:`~bot.installations.SlackClients`). Parsing goes to the process's shared
+    :class:`FeedParser` unless ``parser`` is given; ``resolver`` replaces the system's name
+    lookup for feeds (tests); ``rng`` drives the jitter.
     """
 
     def __init__(
         self,
         services: Services,
-        client: AsyncWebClient,
+        client: AsyncWebClient | SlackClients,
         *,
         parser: FeedParser | None = None,
         resolver: AbstractResolver | None = None,
@@ -256,7 +258,7 @@ class CalendarSync:
     ) -> None:
         settings = services.settings
         self.services = services
-        self.client = client
+        self.clients = as_clients(client)
         self.parser = parser or shared_parser(settings.calendar_parse_workers)
         self._resolver = resolver
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
@@ -279,17 +281,25 @@ class CalendarSync:
     # --- connect and disconnect -------------------------------------------------------------
 
     async def connect(
-        self, team: str, user: str, url: str, *, now: datetime, profile: Profile | None = None
+        self,
+        team: str,
+        user: str,
+        url: str,
+        *,
+        now: datetime,
+        profile: Profile | None = None,
+        client: AsyncWebClient | None = None,
     ) -> blocks.Message:
         """Read the calendar at ``url`` now and answer with what it holds, or why it could
         not be read. Saved only when it could be read, or when the failure may pass by
-        itself (a timeout, a server error): then it is retried on the schedule."""
+        itself (a timeout, a server error): then it is retried on the schedule. ``client``:
+        the request's own (its workspace's token), when there is a request."""
         store, settings = self.services.store, self.services.settings
         profile = profile or await store.profile(team, user)
         tz = profile.preferences.tz
         today = now.astimezone(tz).date()
         masked = mask_url(url)
-        email = await self._email(user)
+        email = await self._email(team, user, client)
         try:
             fetched = await self._fetch(url, etag=None, last_modified=None)
             assert fetched.body is not None  # noqa: S101 - an unconditional GET has a body
@@ -691,10 +701,12 @@ class CalendarSync:
 
     async def _tell(self, team: str, user: str, message: blocks.Message) -> bool:
         try:
-            channel = await dm_channel(self.services, self.client, team, user)
-            await self.client.chat_postMessage(
-                channel=channel, unfurl_links=False, **message.to_dict()
-            )
+            client = await self.clients.for_team(team)
+            if client is None:
+                logger.info("calendar sync: DM not sent: workspace not installed")
+                return False
+            channel = await dm_channel(self.services, client, team, user)
+            await client.chat_postMessage(channel=channel, unfurl_links=False, **message.to_dict())
         except SlackApiError as exc:
             logger.warning("calendar sync: DM not sent: %s", exc.response.get("error", "unknown"))
             return False
@@ -716,10 +728,15 @@ class CalendarSync:
             resolver=self._resolver,
         )
 
-    async def _email(self, user: str) -> str | None:
+    async def _email(
+        self, team: str, user: str, client: AsyncWebClient | None = None
+    ) -> str | None:
         """The person's address in Slack: their own declined invitations are not busy."""
         try:
-            response = await self.client.users_info(user=user)
+            client = client or await self.clients.for_team(team)
+            if client is None:
+                return None
+            response = await client.users_info(user=user)
         except SlackApiError as exc:
             logger.warning("users.info failed: %s", exc.response.get("error", "unknown"))
             return None

@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.announcer import run_window_edges
 from bot.delivery import Deliverer
+from bot.installations import SlackClients, as_clients
 from bot.planning import run_day_starts
 from bot.ratelimit import WorkspaceRate
 from bot.store import StoreUnavailableError
@@ -34,15 +35,16 @@ WINDOW_EDGE_SECONDS = 15.0
 
 
 class Worker:
-    def __init__(self, services: Services, client: AsyncWebClient) -> None:
+    def __init__(self, services: Services, client: AsyncWebClient | SlackClients) -> None:
+        """``client``: one workspace's client, or where each workspace's comes from."""
         settings = services.settings
         self.services = services
-        self.client = client
+        self.clients = as_clients(client)
         self.rate = WorkspaceRate(services.store.redis, rate=settings.slack_rate)
         self.deliverer = Deliverer(
-            services, client, rate=self.rate, concurrency=settings.delivery_concurrency
+            services, self.clients, rate=self.rate, concurrency=settings.delivery_concurrency
         )
-        self.sync = CalendarSync(services, client)
+        self.sync = CalendarSync(services, self.clients)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop`` is set; in-flight sends finish first."""
@@ -65,7 +67,7 @@ class Worker:
         await self.sync.run_due(now=self.services.clock.now())
 
     async def _window_edges(self) -> None:
-        await run_window_edges(self.services, self.client, now=self.services.clock.now())
+        await run_window_edges(self.services, self.clients, now=self.services.clock.now())
 
     async def _day_starts(self) -> None:
         await run_day_starts(self.services, now=self.services.clock.now())

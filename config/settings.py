@@ -259,21 +259,30 @@ class Settings(BaseSettings):
         for name, value in super().__repr_args__():
             yield name, _hide_credentials(value) if name == "redis_url" else value
 
+    @property
+    def oauth(self) -> bool:
+        """Many workspaces: both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set."""
+        return _given(self.slack_client_id) and _given(self.slack_client_secret)
+
     def require_bot(self) -> None:
-        """Stop start-up with one line naming the first missing setting the bot needs."""
-        missing = [
-            name
-            for name, value in (
-                ("SLACK_BOT_TOKEN", self.slack_bot_token),
-                ("SLACK_SIGNING_SECRET", self.slack_signing_secret),
-                ("BASELINE_ENCRYPTION_KEY", self.encryption_key),
-            )
-            if value is None or not value.get_secret_value().strip()
+        """Stop start-up with one line naming the first missing setting the bot needs.
+
+        One workspace needs SLACK_BOT_TOKEN; many (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET,
+        HTTP mode only) do not: each workspace's token comes from its install.
+        """
+        self._require_oauth_pair()
+        needed: list[tuple[str, SecretStr | None]] = [
+            ("SLACK_SIGNING_SECRET", self.slack_signing_secret),
+            ("BASELINE_ENCRYPTION_KEY", self.encryption_key),
         ]
+        if not self.oauth:
+            needed.insert(0, ("SLACK_BOT_TOKEN", self.slack_bot_token))
+        missing = [name for name, value in needed if not _given(value)]
         if missing:
             raise SettingsError(f"setting {missing[0]} is missing")
         if (
-            self.slack_bot_token is not None
+            not self.oauth
+            and self.slack_bot_token is not None
             and not self.slack_bot_token.get_secret_value().startswith("xoxb-")
         ):
             raise SettingsError("setting SLACK_BOT_TOKEN is invalid: a bot token starts with xoxb-")
@@ -281,6 +290,20 @@ class Settings(BaseSettings):
         if app_token is not None and not app_token.get_secret_value().startswith("xapp-"):
             raise SettingsError(
                 "setting SLACK_APP_TOKEN is invalid: an app token starts with xapp-"
+            )
+
+    def _require_oauth_pair(self) -> None:
+        has_id, has_secret = _given(self.slack_client_id), _given(self.slack_client_secret)
+        if has_id and not has_secret:
+            raise SettingsError("setting SLACK_CLIENT_SECRET is missing: SLACK_CLIENT_ID needs it")
+        if has_secret and not has_id:
+            raise SettingsError("setting SLACK_CLIENT_ID is missing: SLACK_CLIENT_SECRET needs it")
+        if has_id and _given(self.slack_app_token):
+            # Installing needs the /slack/install and redirect pages: there is no HTTP server
+            # in Socket Mode (and Slack does not list Socket Mode apps for distribution).
+            raise SettingsError(
+                "setting SLACK_APP_TOKEN is invalid: many workspaces (SLACK_CLIENT_ID) need "
+                "HTTP mode, not Socket Mode"
             )
 
 
@@ -314,6 +337,13 @@ def _env_name(field: str) -> str:
     if name.startswith(_UNPREFIXED) and not name.startswith(_PREFIXED):
         return name
     return "BASELINE_" + name
+
+
+def _given(value: str | SecretStr | None) -> bool:
+    """Set and not blank (an env file's ``NAME=`` counts as unset)."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return value is not None and bool(value.strip())
 
 
 def _split_keys(value: str) -> list[str]:

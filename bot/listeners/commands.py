@@ -59,7 +59,9 @@ logger = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    sync = CalendarSync(services, app.client)
+    # Its DMs and lookups outside a request use the workspace's own client (many
+    # workspaces: app.client has no token); a request hands over its own.
+    sync = CalendarSync(services, services.slack)
 
     @app.command("/feel")
     async def feel(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -190,7 +192,7 @@ async def run_baseline(
             return blocks.confirmation(texts.CALENDAR_REMOVED if removed else texts.NO_CALENDAR)
         case SetCalendar(url=str(url)):
             sync = sync or CalendarSync(services, client)
-            return await sync.connect(team, user, url, now=now, profile=profile)
+            return await sync.connect(team, user, url, now=now, profile=profile, client=client)
         case SetHours(hours=hours, days=days):
             changes: dict[str, Any] = {"working_hours": hours}
             if days is not None:

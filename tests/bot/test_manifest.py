@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.manifest import base_url, render_manifest
+from bot.manifest import base_url, bot_scopes, render_manifest
 from tests.bot.conftest import RunningBot
 
 URL = "https://baseline.example.com"
@@ -37,6 +37,8 @@ EVENTS_SUBSCRIBED = {
     "group_archive",
     "member_joined_channel",
     "member_left_channel",
+    "app_uninstalled",
+    "tokens_revoked",
 }
 BASELINE_SUBCOMMANDS = [
     *("help", "on", "off", "calendar", "hours", "quiet", "pause", "resume"),
@@ -63,12 +65,14 @@ def test_the_bundled_template_is_valid_yaml_with_placeholders() -> None:
     raw = resources.files("config").joinpath("manifest.yaml").read_text(encoding="utf-8")
     template = parse(raw)
     assert request_urls(template) == ["https://HOST/slack/events"] * 4
+    assert template["oauth_config"]["redirect_urls"] == ["https://HOST/slack/oauth_redirect"]
 
 
 def test_http_mode_fills_every_request_url() -> None:
     text = render_manifest(URL)
     manifest = parse(text)
     assert request_urls(manifest) == [EVENTS] * 4
+    assert manifest["oauth_config"]["redirect_urls"] == [f"{URL}/slack/oauth_redirect"]
     assert "HOST" not in text
     settings = manifest["settings"]
     assert settings["socket_mode_enabled"] is False
@@ -139,9 +143,11 @@ def test_socket_mode_drops_request_urls_and_turns_socket_mode_on() -> None:
     assert settings["interactivity"] == {"is_enabled": True}
     assert set(settings["event_subscriptions"]["bot_events"]) == EVENTS_SUBSCRIBED
     assert {c["command"] for c in manifest["features"]["slash_commands"]} == COMMANDS
-    # Everything but the URLs and the mode is the same as in HTTP mode.
+    # Everything but the URLs and the mode is the same as in HTTP mode; no OAuth redirect
+    # (installing in many workspaces needs HTTP mode).
     http = parse(render_manifest(URL))
-    assert manifest["oauth_config"] == http["oauth_config"]
+    assert "redirect_urls" not in manifest["oauth_config"]
+    assert manifest["oauth_config"]["scopes"] == http["oauth_config"]["scopes"]
     assert manifest["display_information"] == http["display_information"]
 
 
@@ -173,7 +179,14 @@ def test_the_mode_and_the_url_must_agree() -> None:
 )
 def test_good_urls_are_normalised(given: str, expected: str) -> None:
     assert base_url(given) == expected
-    assert request_urls(parse(render_manifest(given))) == [f"{expected}/slack/events"] * 4
+    manifest = parse(render_manifest(given))
+    assert request_urls(manifest) == [f"{expected}/slack/events"] * 4
+    assert manifest["oauth_config"]["redirect_urls"] == [f"{expected}/slack/oauth_redirect"]
+
+
+def test_an_oauth_install_asks_for_the_manifest_s_bot_scopes() -> None:
+    assert bot_scopes() == parse(render_manifest(URL))["oauth_config"]["scopes"]["bot"]
+    assert set(bot_scopes()) == SCOPES
 
 
 @pytest.mark.parametrize(

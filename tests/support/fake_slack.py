@@ -3,11 +3,18 @@
 It can also answer a method with HTTP 429 + Retry-After, or with `{"ok": false, "error": ...}`,
 for the next few calls. Start it with `async with FakeSlack() as fake:` (or the `fake_slack`
 fixture) and give `fake.base_url` to the Web API client.
+
+It serves one workspace (`tests.support.TEAM_ID`) to any token, and more through OAuth:
+`fake.oauth_app(client_id, secret)`, then `code = fake.issue_code(FakeWorkspace(...))` is what
+Slack's consent screen would hand the browser; `oauth.v2.access` trades it for the workspace's
+bot token once, and `auth.test` answers for that workspace when called with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import itertools
 import json
 import math
@@ -24,7 +31,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from tests.support import API_APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID
+from tests.support import API_APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, USER_ID
 
 JsonObject = dict[str, Any]
 
@@ -50,10 +57,34 @@ class SlackCall:
     received_at: float = 0.0
     """When the request arrived, as a Unix timestamp (`time.time()`)."""
 
+    @property
+    def token(self) -> str | None:
+        """The token the call was made with (Bearer header or `token` field), if any."""
+        authorization = self.headers.get("Authorization", "")
+        if authorization.startswith("Bearer "):
+            return authorization.removeprefix("Bearer ").strip() or None
+        token = self.params.get("token")
+        return str(token) if token else None
+
     def param_json(self, name: str) -> Any:
         """A parameter that may have been sent as a JSON string (form) or as JSON (body)."""
         value = self.params[name]
         return json.loads(value) if isinstance(value, str) else value
+
+
+@dataclass(frozen=True)
+class FakeWorkspace:
+    """A workspace that installs the app through OAuth, and the bot token Slack gives it."""
+
+    team_id: str
+    team_name: str
+    bot_token: str
+    bot_user_id: str = BOT_USER_ID
+    bot_id: str = BOT_ID
+    installer: str = USER_ID
+    scopes: str = "chat:write,commands,im:write,users:read,users:read.email,dnd:read"
+    enterprise_id: str | None = None
+    is_enterprise_install: bool = False
 
 
 @dataclass
@@ -107,6 +138,12 @@ class FakeSlack:
         self.uploads: dict[str, bytes] = {}
         """Bytes posted to each upload URL, by file id."""
         self.requests: list[SlackCall] = []
+        self.workspaces: dict[str, FakeWorkspace] = {}
+        """Installed workspaces by bot token: `auth.test` with one answers for it."""
+        self.revoked: set[str] = set()
+        """Tokens every method refuses with `token_revoked` (an uninstalled app's)."""
+        self._oauth_client: tuple[str, str] | None = None
+        self._codes: dict[str, FakeWorkspace] = {}
         self._scripts: dict[str, deque[_ScriptedAnswer]] = {}
         self._every: dict[str, tuple[int, int]] = {}
         self._every_seen: dict[str, int] = {}
@@ -118,7 +155,6 @@ class FakeSlack:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._methods: dict[str, Callable[[dict[str, Any]], JsonObject]] = {
-            "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
@@ -221,6 +257,17 @@ class FakeSlack:
         """Answer the next `times` calls of `method` with `{"ok": false, "error": error}`."""
         answer = _ScriptedAnswer(status=200, body={"ok": False, "error": error}, headers={})
         self._scripts.setdefault(method, deque()).extend([answer] * times)
+
+    def oauth_app(self, client_id: str, client_secret: str) -> None:
+        """The app's credentials that `oauth.v2.access` accepts."""
+        self._oauth_client = (client_id, client_secret)
+
+    def issue_code(self, workspace: FakeWorkspace) -> str:
+        """A one-time code for `oauth.v2.access`, as Slack's consent screen would hand the
+        browser after `workspace` approved the install."""
+        code = f"{next(self._sequence)}.{workspace.team_id}.code"
+        self._codes[code] = workspace
+        return code
 
     def dm_channel_id(self, user_id: str) -> str:
         """The D… channel conversations.open (and chat.postMessage to a user id) gives a user."""
@@ -339,12 +386,22 @@ class FakeSlack:
             )
             return web.json_response(answer.body, status=answer.status, headers=answer.headers)
         try:
-            if not _has_token(request, params):
-                raise _SlackError("not_authed")
-            handler = self._methods.get(method)
-            if handler is None:
-                raise _SlackError("unknown_method")
-            body = {"ok": True, **handler(params)}
+            if method == "oauth.v2.access":
+                # Authenticated by the app's client id and secret, not by a token.
+                body = {"ok": True, **self._oauth_v2_access(request, params)}
+            else:
+                token = _token(request, params)
+                if not token:
+                    raise _SlackError("not_authed")
+                if token in self.revoked:
+                    raise _SlackError("token_revoked")
+                if method == "auth.test":
+                    body = {"ok": True, **self._auth_test(token)}
+                else:
+                    handler = self._methods.get(method)
+                    if handler is None:
+                        raise _SlackError("unknown_method")
+                    body = {"ok": True, **handler(params)}
         except _SlackError as error:
             body = {"ok": False, "error": error.error}
         self._record(request, method=method, params=params, status=200, response=body)
@@ -401,7 +458,21 @@ class FakeSlack:
             message["thread_ts"] = params["thread_ts"]
         return message
 
-    def _auth_test(self, params: dict[str, Any]) -> JsonObject:
+    def _auth_test(self, token: str) -> JsonObject:
+        workspace = self.workspaces.get(token)
+        if workspace is not None:
+            answer: JsonObject = {
+                "url": f"https://{workspace.team_id.lower()}.slack.com/",
+                "team": workspace.team_name,
+                "user": "baseline",
+                "team_id": workspace.team_id,
+                "user_id": workspace.bot_user_id,
+                "bot_id": workspace.bot_id,
+                "is_enterprise_install": workspace.is_enterprise_install,
+            }
+            if workspace.enterprise_id is not None:
+                answer["enterprise_id"] = workspace.enterprise_id
+            return answer
         return {
             "url": f"https://{TEAM_DOMAIN}.slack.com/",
             "team": "Baseline Test",
@@ -410,6 +481,38 @@ class FakeSlack:
             "user_id": BOT_USER_ID,
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
+        }
+
+    def _oauth_v2_access(self, request: web.Request, params: dict[str, Any]) -> JsonObject:
+        client_id, client_secret = _client_credentials(request, params)
+        if self._oauth_client is None or client_id != self._oauth_client[0]:
+            raise _SlackError("invalid_client_id")
+        if client_secret != self._oauth_client[1]:
+            raise _SlackError("bad_client_secret")
+        # A code works once, as on Slack.
+        workspace = self._codes.pop(str(params.get("code") or ""), None)
+        if workspace is None:
+            raise _SlackError("invalid_code")
+        self.workspaces[workspace.bot_token] = workspace
+        enterprise = (
+            None
+            if workspace.enterprise_id is None
+            else {"id": workspace.enterprise_id, "name": f"Org {workspace.enterprise_id}"}
+        )
+        return {
+            "access_token": workspace.bot_token,
+            "token_type": "bot",
+            "scope": workspace.scopes,
+            "bot_user_id": workspace.bot_user_id,
+            "app_id": API_APP_ID,
+            "team": (
+                None
+                if workspace.is_enterprise_install
+                else {"id": workspace.team_id, "name": workspace.team_name}
+            ),
+            "enterprise": enterprise,
+            "is_enterprise_install": workspace.is_enterprise_install,
+            "authed_user": {"id": workspace.installer},
         }
 
     def _chat_post_message(self, params: dict[str, Any]) -> JsonObject:
@@ -570,9 +673,24 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
     return params
 
 
-def _has_token(request: web.Request, params: Mapping[str, Any]) -> bool:
+def _token(request: web.Request, params: Mapping[str, Any]) -> str:
     authorization = request.headers.get("Authorization", "")
-    return bool(authorization.removeprefix("Bearer ").strip() or params.get("token"))
+    if authorization.startswith("Bearer "):
+        return authorization.removeprefix("Bearer ").strip()
+    return str(params.get("token") or "")
+
+
+def _client_credentials(request: web.Request, params: Mapping[str, Any]) -> tuple[str, str]:
+    """The app's client id and secret: HTTP Basic auth (what slack_sdk sends) or form fields."""
+    authorization = request.headers.get("Authorization", "")
+    if authorization.startswith("Basic "):
+        try:
+            decoded = base64.b64decode(authorization.removeprefix("Basic ")).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return "", ""
+        client_id, _, secret = decoded.partition(":")
+        return client_id, secret
+    return str(params.get("client_id") or ""), str(params.get("client_secret") or "")
 
 
 def _require(params: Mapping[str, Any], *names: str) -> None:
