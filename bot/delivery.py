@@ -30,7 +30,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import presence
+from bot import logs, presence
 from bot.installations import SlackClients, as_clients
 from bot.listeners.common import dm_channel
 from bot.nudge_dm import send_nudge, send_reflection
@@ -135,14 +135,18 @@ class Deliverer:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _deliver_in_slot(self, claim: Claim) -> None:
+        # One job id per nudge: its drop, refusal or failure lines can be told apart.
         async with self._slots:
-            try:
-                await self.deliver(claim)
-            except (StoreUnavailableError, OSError, TimeoutError) as exc:
-                # The lease runs out and another pass (here or elsewhere) tries again.
-                logger.warning("delivery of a %s failed: %s", claim.nudge.kind, type(exc).__name__)
-            finally:
-                self._slot_freed.set()
+            with logs.job("delivery"):
+                try:
+                    await self.deliver(claim)
+                except (StoreUnavailableError, OSError, TimeoutError) as exc:
+                    # The lease runs out and another pass (here or elsewhere) tries again.
+                    logger.warning(
+                        "delivery of a %s failed: %s", claim.nudge.kind, type(exc).__name__
+                    )
+                finally:
+                    self._slot_freed.set()
 
     async def deliver(self, claim: Claim) -> None:
         services, queue = self._services, self._services.queue

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import logs
 from bot.announcer import run_window_edges
 from bot.delivery import Deliverer
 from bot.installations import SlackClients, as_clients
@@ -56,9 +57,9 @@ class Worker:
         try:
             await asyncio.gather(
                 self.deliverer.run(stop),
-                _every(DAY_START_SECONDS, stop, self._day_starts, "day-start planning"),
-                _every(WINDOW_EDGE_SECONDS, stop, self._window_edges, "window announcements"),
-                _every(SYNC_SECONDS, stop, self._sync, "calendar sync"),
+                _every(DAY_START_SECONDS, stop, self._day_starts, "day-starts"),
+                _every(WINDOW_EDGE_SECONDS, stop, self._window_edges, "window-edges"),
+                _every(SYNC_SECONDS, stop, self._sync, "calendar-sync"),
             )
         finally:
             await self.sync.parser.aclose()
@@ -74,12 +75,15 @@ class Worker:
 
 
 async def _every(
-    seconds: float, stop: asyncio.Event, work: Callable[[], Awaitable[None]], name: str
+    seconds: float, stop: asyncio.Event, work: Callable[[], Awaitable[None]], job: str
 ) -> None:
+    """Run ``work`` every ``seconds`` until ``stop``; each pass's log lines carry one job id
+    (``calendar-sync-3fa9c2``), so the lines of one pass can be found together."""
     while not stop.is_set():
-        try:
-            await work()
-        except (StoreUnavailableError, OSError, TimeoutError) as exc:
-            logger.warning("%s failed: %s", name, type(exc).__name__)
+        with logs.job(job):
+            try:
+                await work()
+            except (StoreUnavailableError, OSError, TimeoutError) as exc:
+                logger.warning("%s pass failed: %s", job, type(exc).__name__)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), seconds)

@@ -3,6 +3,7 @@ fake Slack's HTTP API, on a clock the test moves."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest_asyncio
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import logs
 from bot.delivery import Deliverer
 from bot.models import Profile
 from bot.planning import replan, run_day_starts
@@ -172,9 +174,29 @@ async def test_a_lasting_slack_error_is_counted_not_retried(
     await bot.store.save_busy(TEAM_ID, USER_ID, CHAIN)
     await replan(bot.services, TEAM_ID, USER_ID)
     bot.slack.fail("chat.postMessage", "account_inactive")
-    await deliver_due(bot, deliverer, utc(10, 0, 5))
+    seen = JobIds()
+    logging.getLogger("bot.delivery").addHandler(seen)
+    try:
+        await deliver_due(bot, deliverer, utc(10, 0, 5))
+    finally:
+        logging.getLogger("bot.delivery").removeHandler(seen)
     assert await deliver_due(bot, deliverer, utc(10, 1)) == 0
     assert (await bot.services.counters.read())["dropped:slack_error"] == 1
+    # The refusal's log line carries the job id of that one delivery.
+    [job] = [j for m, j in seen.lines if m.startswith("Slack refused")]
+    assert job is not None
+    assert job.startswith("delivery-")
+
+
+class JobIds(logging.Handler):
+    """Each line's message with the job id in force when it was logged."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[tuple[str, str | None]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.getMessage(), logs.job_id.get()))
 
 
 async def test_a_passing_slack_error_is_tried_again(bot: RunningBot, deliverer: Deliverer) -> None:
