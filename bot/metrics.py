@@ -28,7 +28,7 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from bot.clock import Clock, SystemClock
 from bot.health import SlackAuthCheck
@@ -119,7 +119,8 @@ class BaselineMetrics:
             async with asyncio.timeout(REDIS_READ_SECONDS):
                 counters = await self._counters.read()
                 depth = await self._queue.depth() if self._queue is not None else None
-        except (RedisError, OSError, TimeoutError) as exc:
+        # RedisClusterException: a cluster client that reaches none of its nodes.
+        except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
             logger.warning("metrics: Redis unreachable (%s)", type(exc).__name__)
             return None
         return SharedFigures(counters=counters, depth=depth, now=self._clock.now())

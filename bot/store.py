@@ -23,6 +23,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
+from redis.exceptions import ClusterDownError, RedisClusterException
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
@@ -67,12 +68,22 @@ class StoreUnavailableError(RuntimeError):
     """Redis could not be reached in time; nothing was changed."""
 
 
+# CLUSTERDOWN: a cluster whose nodes declared one of them failed refuses every key.
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, ClusterDownError)
+
+
 @asynccontextmanager
 async def reachable() -> AsyncIterator[None]:
     try:
         yield
-    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+    except _UNREACHABLE as exc:
         raise StoreUnavailableError("Redis is unreachable") from exc
+    except RedisClusterException as exc:
+        # A cluster client that reaches none of its nodes raises this (not a RedisError),
+        # caused by the connection error; other RedisClusterExceptions are our bugs.
+        if isinstance(exc.__cause__, _UNREACHABLE):
+            raise StoreUnavailableError("Redis is unreachable") from exc
+        raise
 
 
 class Store:
@@ -94,6 +105,10 @@ class Store:
     async def ping(self) -> bool:
         try:
             async with reachable():
+                if isinstance(self._redis, RedisCluster):
+                    # Every primary: a cluster client's plain PING asks one node, which
+                    # answers even while another node (and everyone it holds) is down.
+                    return bool(await self._redis.ping(target_nodes=RedisCluster.PRIMARIES))
                 return bool(await self._redis.ping())
         except StoreUnavailableError:
             return False
@@ -286,8 +301,9 @@ class Store:
             return []
         async with reachable(), self._redis.pipeline(transaction=False) as pipe:
             for team, user in people:
-                # One MGET for the two strings (same hash tag, so one slot on a cluster).
-                pipe.mget(keys.calendar(team, user), keys.profile(team, user))
+                # Two GETs, not an MGET: redis-py refuses MGET in a cluster pipeline.
+                pipe.get(keys.calendar(team, user))
+                pipe.get(keys.profile(team, user))
                 pipe.hgetall(keys.sync_state(team, user))
             replies = await pipe.execute()
         return [
@@ -298,7 +314,9 @@ class Store:
                 if raw_profile is None
                 else Profile.model_validate_json(raw_profile),
             )
-            for (sealed_url, raw_profile), fields in zip(replies[::2], replies[1::2], strict=True)
+            for sealed_url, raw_profile, fields in zip(
+                replies[::3], replies[1::3], replies[2::3], strict=True
+            )
         ]
 
     async def sync_state(self, team: str, user: str) -> SyncState:

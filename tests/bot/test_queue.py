@@ -1,4 +1,6 @@
-"""The due queue on a real Redis: replace, claim by deadline, leases, once-only sends."""
+"""The due queue and the workspace rate on a real Redis: replace, claim by deadline, leases,
+once-only sends, token buckets. Each test runs on the single server and on the three-node
+cluster (``any_redis``): the Lua scripts must stay inside one slot there."""
 
 from __future__ import annotations
 
@@ -12,10 +14,17 @@ from redis.asyncio import Redis
 from bot import keys
 from bot.queue import Claim, DueQueue
 from bot.ratelimit import Reservation, WorkspaceRate
+from bot.store import RedisClient
 from nudges.planner import Nudge, NudgeKind
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 TEAM = "T1"
+
+
+# Runs every test here on the single Redis and on the cluster, in place of the shared `redis`.
+@pytest.fixture(name="redis")
+def single_and_cluster_redis(any_redis: RedisClient) -> RedisClient:
+    return any_redis
 
 
 def reset(minute: int, *, life: int = 30, practice: str = "breath") -> Nudge:
@@ -37,7 +46,7 @@ async def claim_all(queue: DueQueue, *, now: datetime, limit: int = 1000) -> lis
     return claims
 
 
-async def test_replace_makes_the_pending_set_exactly_the_plan(redis: Redis) -> None:
+async def test_replace_makes_the_pending_set_exactly_the_plan(redis: RedisClient) -> None:
     queue = DueQueue(redis, shards=4)
     assert await queue.replace(TEAM, "U1", [reset(10), reset(60)], now=NOW) == 2
     assert [n.key for n in await queue.pending(TEAM, "U1")] == [reset(10).key, reset(60).key]
@@ -49,12 +58,14 @@ async def test_replace_makes_the_pending_set_exactly_the_plan(redis: Redis) -> N
     assert await queue.pending(TEAM, "U1") == []
 
 
-async def test_a_nudge_past_its_deadline_is_not_queued(redis: Redis) -> None:
+async def test_a_nudge_past_its_deadline_is_not_queued(redis: RedisClient) -> None:
     queue = DueQueue(redis, shards=2)
     assert await queue.replace(TEAM, "U1", [reset(-60, life=30)], now=NOW) == 0
 
 
-async def test_claims_come_due_by_send_time_and_leave_by_closest_deadline(redis: Redis) -> None:
+async def test_claims_come_due_by_send_time_and_leave_by_closest_deadline(
+    redis: RedisClient,
+) -> None:
     queue = DueQueue(redis, shards=1)
     planned = NOW - timedelta(minutes=2)
     await queue.replace(TEAM, "U1", [reset(0, life=50), reset(5, life=60)], now=planned)
@@ -68,7 +79,7 @@ async def test_claims_come_due_by_send_time_and_leave_by_closest_deadline(redis:
     ]
 
 
-async def test_a_nudge_is_sent_once_even_when_claimed_twice(redis: Redis) -> None:
+async def test_a_nudge_is_sent_once_even_when_claimed_twice(redis: RedisClient) -> None:
     queue = DueQueue(redis, shards=1, lease=timedelta(seconds=30))
     await queue.replace(TEAM, "U1", [reset(0)], now=NOW)
     (first,) = await queue.claim(0, now=NOW, limit=5)
@@ -92,7 +103,7 @@ async def test_a_nudge_is_sent_once_even_when_claimed_twice(redis: Redis) -> Non
     assert (await queue.counters.read())["deduplicated"] == 1
 
 
-async def test_beginning_a_send_renews_the_lease_for_the_post(redis: Redis) -> None:
+async def test_beginning_a_send_renews_the_lease_for_the_post(redis: RedisClient) -> None:
     queue = DueQueue(redis, shards=1, lease=timedelta(seconds=30))
     await queue.replace(TEAM, "U1", [reset(0)], now=NOW)
     (claim,) = await queue.claim(0, now=NOW, limit=1)
@@ -103,7 +114,7 @@ async def test_beginning_a_send_renews_the_lease_for_the_post(redis: Redis) -> N
     assert await queue.was_sent(TEAM, "U1", reset(0).key)
 
 
-async def test_a_crash_after_the_send_began_is_counted_never_resent(redis: Redis) -> None:
+async def test_a_crash_after_the_send_began_is_counted_never_resent(redis: RedisClient) -> None:
     queue = DueQueue(redis, shards=1, lease=timedelta(seconds=10))
     await queue.replace(TEAM, "U1", [reset(0)], now=NOW)
     (claim,) = await queue.claim(0, now=NOW, limit=1)
@@ -114,7 +125,7 @@ async def test_a_crash_after_the_send_began_is_counted_never_resent(redis: Redis
     assert (await queue.counters.read())["dropped:uncertain"] == 1
 
 
-async def test_replaced_while_claimed_the_old_nudge_is_not_sent(redis: Redis) -> None:
+async def test_replaced_while_claimed_the_old_nudge_is_not_sent(redis: RedisClient) -> None:
     queue = DueQueue(redis, shards=1)
     await queue.replace(TEAM, "U1", [reset(0)], now=NOW)
     (claim,) = await queue.claim(0, now=NOW, limit=1)
@@ -124,7 +135,7 @@ async def test_replaced_while_claimed_the_old_nudge_is_not_sent(redis: Redis) ->
     assert (await queue.counters.read())["dropped:replaced"] == 1
 
 
-async def test_a_retry_releases_the_key_and_comes_back_when_due(redis: Redis) -> None:
+async def test_a_retry_releases_the_key_and_comes_back_when_due(redis: RedisClient) -> None:
     queue = DueQueue(redis, shards=1)
     await queue.replace(TEAM, "U1", [reset(0)], now=NOW)
     (claim,) = await queue.claim(0, now=NOW, limit=1)
@@ -136,7 +147,7 @@ async def test_a_retry_releases_the_key_and_comes_back_when_due(redis: Redis) ->
     assert await queue.begin_send(again, now=NOW + timedelta(seconds=20))
 
 
-async def test_live_signal_resets_survive_a_replan(redis: Redis) -> None:
+async def test_live_signal_resets_survive_a_replan(redis: RedisClient) -> None:
     queue = DueQueue(redis, shards=2)
     live = reset(3).model_copy(update={"key": "live:huddle"})
     assert await queue.add(TEAM, "U1", live, now=NOW)
@@ -145,7 +156,7 @@ async def test_live_signal_resets_survive_a_replan(redis: Redis) -> None:
     assert {n.key for n in await queue.pending(TEAM, "U1")} == {"live:huddle", reset(30).key}
 
 
-async def test_clear_and_forget(redis: Redis) -> None:
+async def test_clear_and_forget(redis: RedisClient) -> None:
     queue = DueQueue(redis, shards=2)
     await queue.replace(TEAM, "U1", [reset(0), reset(50)], now=NOW)
     (claim,) = [c for c in await claim_all(queue, now=NOW) if c.user == "U1"]
@@ -159,7 +170,7 @@ async def test_clear_and_forget(redis: Redis) -> None:
     assert not await redis.exists(keys.queue_done(shard, TEAM, "U1"))
 
 
-async def test_concurrent_claimers_each_get_a_nudge_once(redis: Redis) -> None:
+async def test_concurrent_claimers_each_get_a_nudge_once(redis: RedisClient) -> None:
     queue = DueQueue(redis, shards=8)
     for person in range(200):
         await queue.replace(TEAM, f"U{person}", [reset(0), reset(1)], now=NOW)
@@ -182,7 +193,7 @@ async def test_concurrent_claimers_each_get_a_nudge_once(redis: Redis) -> None:
     assert (depth.scheduled, depth.ready, depth.leased) == (0, 0, 0)
 
 
-async def test_depth_reports_the_oldest_due_nudge(redis: Redis) -> None:
+async def test_depth_reports_the_oldest_due_nudge(redis: RedisClient) -> None:
     queue = DueQueue(redis, shards=2)
     await queue.replace(TEAM, "U1", [reset(-5), reset(40)], now=NOW)
     await claim_all(queue, now=NOW, limit=0)  # moves due jobs to ready, claims none
@@ -191,7 +202,7 @@ async def test_depth_reports_the_oldest_due_nudge(redis: Redis) -> None:
     assert depth.oldest_due == NOW - timedelta(minutes=5)
 
 
-async def test_old_idempotency_records_are_pruned(redis: Redis) -> None:
+async def test_old_idempotency_records_are_pruned(redis: RedisClient) -> None:
     queue = DueQueue(redis, shards=1)
     await queue.replace(TEAM, "U1", [reset(0)], now=NOW)
     (claim,) = await queue.claim(0, now=NOW, limit=1)
@@ -208,7 +219,9 @@ def test_a_queue_needs_a_shard() -> None:
         DueQueue(Redis(), shards=0)
 
 
-async def test_the_workspace_bucket_spends_its_burst_then_queues_waiters(redis: Redis) -> None:
+async def test_the_workspace_bucket_spends_its_burst_then_queues_waiters(
+    redis: RedisClient,
+) -> None:
     rate = WorkspaceRate(redis, rate=5, burst=3, max_wait=1.0)
     tokens = [await rate.take(TEAM) for _ in range(9)]
     assert [t.wait for t in tokens[:3]] == [0, 0, 0]
@@ -224,7 +237,7 @@ async def test_the_workspace_bucket_spends_its_burst_then_queues_waiters(redis: 
     assert await rate.take("T2") == Reservation(reserved=True, wait=0)
 
 
-async def test_a_429_pauses_every_instance_for_the_workspace(redis: Redis) -> None:
+async def test_a_429_pauses_every_instance_for_the_workspace(redis: RedisClient) -> None:
     one, two = WorkspaceRate(redis, rate=50), WorkspaceRate(redis, rate=50)
     assert await one.pause(TEAM, 7) == pytest.approx(7, abs=0.1)
     paused = await two.take(TEAM)

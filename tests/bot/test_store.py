@@ -1,5 +1,9 @@
 """The Redis store against a real redis-server: every method, encryption at rest, retention,
-forget, key rotation, an unreachable Redis, and MULTI/EXEC atomicity."""
+forget, key rotation, an unreachable Redis, and MULTI/EXEC atomicity.
+
+Every test that only needs a working Redis runs twice: on the single server and on the
+three-node cluster (``any_redis``), so each store method is proven free of CROSSSLOT errors.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot import keys
 from bot.models import Profile, SentNudge
-from bot.store import Store, StoreUnavailableError, SyncState, person_seed
+from bot.store import (
+    RedisClient,
+    Store,
+    StoreUnavailableError,
+    SyncInputs,
+    SyncState,
+    person_seed,
+)
 from bot.vault import Vault, VaultError
 from nudges.catalog import PracticeFeedback, PracticeTheme
 from nudges.clock import BusyInterval, ClockRange
@@ -41,12 +52,23 @@ EPOCH = datetime.fromtimestamp(0, tz=UTC)
 URL = "https://calendar.example.com/private-5ecret-t0ken/basic.ics"
 
 
-def make_store(redis: Redis, *keys_: str, retention: timedelta = RETENTION) -> Store:
+def make_store(redis: RedisClient, *keys_: str, retention: timedelta = RETENTION) -> Store:
     return Store(redis, Vault(list(keys_) or [KEY]), retention=retention)
 
 
+# Runs the tests on the single Redis and on the cluster, in place of the shared `redis`.
+@pytest.fixture(name="redis")
+def single_and_cluster_redis(any_redis: RedisClient) -> RedisClient:
+    return any_redis
+
+
+# For the tests that cut connections of the single server's own pool: a cluster client keeps
+# its connections per node, behind its own retry and re-discovery, which is not what they test.
+single_redis_only = pytest.mark.parametrize("any_redis", ["single"], indirect=True)
+
+
 @pytest.fixture
-def store(redis: Redis) -> Store:
+def store(redis: RedisClient) -> Store:
     return make_store(redis)
 
 
@@ -70,23 +92,23 @@ def sent_nudge(key: str, at: datetime = T0) -> SentNudge:
     return SentNudge(nudge=nudge, channel="D1", ts="1700000000.000100", sent_at=at)
 
 
-async def all_keys(redis: Redis) -> list[bytes]:
+async def all_keys(redis: RedisClient) -> list[bytes]:
     return sorted([k async for k in redis.scan_iter(match="*")])
 
 
-async def keys_with(redis: Redis, text: str) -> list[bytes]:
+async def keys_with(redis: RedisClient, text: str) -> list[bytes]:
     """Every key containing ``text`` literally (no glob: compared in Python)."""
     return [k for k in await all_keys(redis) if text.encode() in k]
 
 
-async def dump(redis: Redis, found: Iterable[bytes]) -> dict[bytes, bytes | None]:
+async def dump(redis: RedisClient, found: Iterable[bytes]) -> dict[bytes, bytes | None]:
     return {k: await redis.dump(k) for k in found}
 
 
 # --- profile ---------------------------------------------------------------------------------
 
 
-async def test_profile_is_the_default_when_absent(store: Store, redis: Redis) -> None:
+async def test_profile_is_the_default_when_absent(store: Store, redis: RedisClient) -> None:
     assert await store.profile(TEAM, USER) == Profile()
     assert await all_keys(redis) == []  # reading does not create anything
 
@@ -125,7 +147,7 @@ async def test_feelings_come_back_in_time_order_from_since(store: Store) -> None
     assert await store.feelings(TEAM, OTHER, since=EPOCH) == []
 
 
-async def test_feel_notes_are_encrypted_at_rest(store: Store, redis: Redis) -> None:
+async def test_feel_notes_are_encrypted_at_rest(store: Store, redis: RedisClient) -> None:
     await store.log_feeling(TEAM, USER, feel(T0, score=2, note="my manager Kim yelled"))
 
     [raw] = await redis.zrange(keys.feelings(TEAM, USER), 0, -1)
@@ -136,7 +158,7 @@ async def test_feel_notes_are_encrypted_at_rest(store: Store, redis: Redis) -> N
 
 
 async def test_old_feelings_are_dropped_on_the_next_write_and_the_key_expires(
-    store: Store, redis: Redis
+    store: Store, redis: RedisClient
 ) -> None:
     now = T0 + timedelta(days=100)
     boundary = feel(now - RETENTION, score=4, note="exactly at the edge")
@@ -156,7 +178,7 @@ async def test_old_feelings_are_dropped_on_the_next_write_and_the_key_expires(
 
 
 async def test_log_feeling_and_recent_reads_back_the_window_and_the_last_few(
-    store: Store, redis: Redis
+    store: Store, redis: RedisClient
 ) -> None:
     earlier = [feel(T0 + timedelta(days=d), score=1 + d % 5, note=f"day {d}") for d in range(5)]
     for entry in earlier:
@@ -199,7 +221,7 @@ class CountingVault(Vault):
 
 
 async def test_each_stored_log_is_decrypted_once_per_process_and_the_cache_is_bounded(
-    redis: Redis, monkeypatch: pytest.MonkeyPatch
+    redis: RedisClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     vault = CountingVault([Vault.new_key()])
     writer = Store(redis, vault, retention=RETENTION)
@@ -239,7 +261,7 @@ FEEL_ENTRIES = st.builds(
 @given(entry=FEEL_ENTRIES)
 @example(entry=FeelEntry(at=T0, score=1, note="é" * MAX_NOTE))
 @example(entry=FeelEntry(at=T0, score=5, note="👩🏽‍💻🙂\u200b\x00\n\"'\\{}%s" * 30))
-async def test_any_feel_entry_round_trips_exactly(redis: Redis, entry: FeelEntry) -> None:
+async def test_any_feel_entry_round_trips_exactly(redis: RedisClient, entry: FeelEntry) -> None:
     store = make_store(redis)
     await redis.delete(keys.feelings(TEAM, USER))
 
@@ -257,7 +279,7 @@ async def test_any_feel_entry_round_trips_exactly(redis: Redis, entry: FeelEntry
 
 
 async def test_outcomes_round_trip_in_order_with_since_and_retention(
-    store: Store, redis: Redis
+    store: Store, redis: RedisClient
 ) -> None:
     first = outcome("2026-11-23:reset:1", T0, Outcome.SNOOZED)
     second = outcome("2026-11-23:reset:2", T0 + timedelta(hours=2), Outcome.NOT_NOW)
@@ -294,7 +316,7 @@ async def test_practice_history_counts_ratings_and_fewer_themes(store: Store) ->
 
 
 async def test_practice_history_of_nobody_is_empty_and_skips_unknown_themes(
-    store: Store, redis: Redis
+    store: Store, redis: RedisClient
 ) -> None:
     empty = await store.practice_history(TEAM, USER)
     assert dict(empty.feedback) == {}
@@ -317,7 +339,7 @@ def test_person_seed_is_stable_and_differs_between_people() -> None:
 
 
 async def test_reflections_round_trip_encrypted_and_sorted_by_week(
-    store: Store, redis: Redis
+    store: Store, redis: RedisClient
 ) -> None:
     later = {"progress": "shipped the thing", "capacity": "Fridays are for nobody 🙃"}
     earlier = {"regulation": "snapped at Jo in the 1:1"}
@@ -335,7 +357,9 @@ async def test_reflections_round_trip_encrypted_and_sorted_by_week(
     assert 0 < await redis.ttl(keys.reflections(TEAM, USER)) <= RETENTION.total_seconds()
 
 
-async def test_calendar_address_is_encrypted_and_can_be_cleared(store: Store, redis: Redis) -> None:
+async def test_calendar_address_is_encrypted_and_can_be_cleared(
+    store: Store, redis: RedisClient
+) -> None:
     assert await store.calendar_url(TEAM, USER) is None
     assert await store.clear_calendar(TEAM, USER) is False
 
@@ -352,7 +376,7 @@ async def test_calendar_address_is_encrypted_and_can_be_cleared(store: Store, re
     assert await store.calendar_url(TEAM, USER) is None
 
 
-async def test_busy_intervals_round_trip_encrypted(store: Store, redis: Redis) -> None:
+async def test_busy_intervals_round_trip_encrypted(store: Store, redis: RedisClient) -> None:
     assert await store.busy(TEAM, USER) == []
     busy = [
         BusyInterval(start=T0, end=T0 + timedelta(minutes=30)),
@@ -372,6 +396,49 @@ async def test_busy_intervals_round_trip_encrypted(store: Store, redis: Redis) -
     assert await store.busy(TEAM, USER) == []
 
 
+# --- calendar sync state ---------------------------------------------------------------------
+
+
+async def test_calendar_sync_state_round_trips_and_commits_only_under_its_generation(
+    store: Store,
+) -> None:
+    busy = [BusyInterval(start=T0, end=T0 + timedelta(hours=1))]
+    await store.save_profile(TEAM, USER, Profile(opted_in=True))
+    await store.connect_calendar(
+        TEAM, USER, url=URL, state=SyncState(generation="g1", etag="e1"),
+        email="me@example.com", busy=busy,
+    )  # fmt: skip
+
+    # A batch of claimed syncs reads everyone in one round trip (on a cluster, every slot).
+    inputs = await store.sync_inputs_many([(TEAM, USER), (TEAM, OTHER)])
+    assert [i.url for i in inputs] == [URL, None]
+    assert [i.state for i in inputs] == [SyncState(generation="g1", etag="e1"), SyncState()]
+    assert [i.profile for i in inputs] == [Profile(opted_in=True), Profile()]
+    assert await store.sync_inputs(TEAM, USER) == inputs[0]
+    assert await store.sync_email(TEAM, USER) == "me@example.com"
+    assert await store.busy(TEAM, USER) == busy
+
+    later = [BusyInterval(start=T0 + timedelta(hours=2), end=T0 + timedelta(hours=3))]
+    committed = SyncState(generation="g1", content_hash="h")
+    assert await store.commit_sync(TEAM, USER, committed, busy=later)
+    assert await store.sync_state(TEAM, USER) == committed  # the old ETag is gone
+    assert await store.busy(TEAM, USER) == later
+    # A sync that began under an earlier connection writes nothing.
+    assert not await store.commit_sync(TEAM, USER, SyncState(generation="g0", failures=3))
+    assert await store.sync_state(TEAM, USER) == committed
+
+    assert await store.disconnect_calendar(TEAM, USER) is True
+    assert await store.disconnect_calendar(TEAM, USER) is False
+    assert await store.sync_inputs(TEAM, USER) == SyncInputs(
+        url=None, state=SyncState(), profile=Profile(opted_in=True)
+    )
+    assert await store.sync_email(TEAM, USER) is None
+    assert await store.person_keys(TEAM, USER) == [keys.profile(TEAM, USER).encode()]
+    # Nothing commits once the calendar is gone.
+    assert not await store.commit_sync(TEAM, USER, committed, busy=later)
+    assert await store.busy(TEAM, USER) == []
+
+
 # --- Slack plumbing --------------------------------------------------------------------------
 
 
@@ -382,7 +449,7 @@ async def test_dm_channel_is_cached_per_person(store: Store) -> None:
     assert await store.dm_channel(TEAM, OTHER) is None
 
 
-async def test_sent_nudges_are_kept_by_key_for_two_weeks(store: Store, redis: Redis) -> None:
+async def test_sent_nudges_are_kept_by_key_for_two_weeks(store: Store, redis: RedisClient) -> None:
     one, two = sent_nudge("2026-11-23:reset:1"), sent_nudge("2026-11-23:reset:2")
     await store.remember_sent(TEAM, USER, one)
     await store.remember_sent(TEAM, USER, two)
@@ -407,7 +474,7 @@ async def test_support_is_offered_once_until_cleared(store: Store) -> None:
     assert await store.offer_support_once(TEAM, USER) is False
 
 
-async def test_first_delivery_is_true_once_per_event_id(store: Store, redis: Redis) -> None:
+async def test_first_delivery_is_true_once_per_event_id(store: Store, redis: RedisClient) -> None:
     assert await store.first_delivery("Ev01") is True
     assert await store.first_delivery("Ev01") is False  # Slack's retry of the same event
     assert await store.first_delivery("Ev02") is True
@@ -451,7 +518,7 @@ EXPORTED_AS = {
 
 
 async def test_export_is_complete_decrypted_and_only_this_person(
-    store: Store, redis: Redis
+    store: Store, redis: RedisClient
 ) -> None:
     await fill(store, USER, secret="mine")
     await fill(store, OTHER, secret="theirs")
@@ -482,7 +549,9 @@ async def test_export_is_complete_decrypted_and_only_this_person(
     assert all(data[EXPORTED_AS[name]] for name in names)
 
 
-async def test_export_of_nobody_is_empty_and_writes_nothing(store: Store, redis: Redis) -> None:
+async def test_export_of_nobody_is_empty_and_writes_nothing(
+    store: Store, redis: RedisClient
+) -> None:
     data = await store.export(TEAM, USER)
 
     assert data["calendar"] == {"connected": False, "address": None}
@@ -494,7 +563,7 @@ async def test_export_of_nobody_is_empty_and_writes_nothing(store: Store, redis:
 
 
 async def test_forget_deletes_every_key_of_the_person_and_nothing_else(
-    store: Store, redis: Redis
+    store: Store, redis: RedisClient
 ) -> None:
     await fill(store, USER, secret="mine")
     await fill(store, OTHER, secret="theirs")
@@ -527,7 +596,7 @@ GLOB_PEOPLE = ["U*", "U?", "U[1]", "U[12]", "U\\", "U\\*", "U}:x", "U", "U1", "U
 
 @pytest.mark.parametrize("who", ["U*", "U?", "U[1]", "U[12]", "U\\", "U\\*", "U}:x", "U", "U1"])
 async def test_forget_with_glob_characters_in_the_id_touches_only_that_person(
-    store: Store, redis: Redis, who: str
+    store: Store, redis: RedisClient, who: str
 ) -> None:
     for user in GLOB_PEOPLE:
         await fill(store, user, secret=f"s{GLOB_PEOPLE.index(user)}")
@@ -560,7 +629,7 @@ async def test_export_with_glob_characters_in_the_id_shows_only_that_person(
 # --- keys and rotation -----------------------------------------------------------------------
 
 
-async def test_new_key_first_still_reads_data_written_under_the_old_key(redis: Redis) -> None:
+async def test_new_key_first_still_reads_data_written_under_the_old_key(redis: RedisClient) -> None:
     old = make_store(redis, OLD_KEY)
     await old.log_feeling(TEAM, USER, feel(T0, note="before rotation"))
     await old.set_calendar(TEAM, USER, URL)
@@ -599,7 +668,7 @@ def test_vault_refuses_garbage_and_needs_a_key() -> None:
     assert Vault([Vault.new_key()]).seal("x") != Vault([Vault.new_key()]).seal("x")
 
 
-async def test_data_under_an_unknown_key_raises_vault_error(redis: Redis) -> None:
+async def test_data_under_an_unknown_key_raises_vault_error(redis: RedisClient) -> None:
     writer = make_store(redis, OTHER_KEY)
     await writer.log_feeling(TEAM, USER, feel(T0, note="sealed elsewhere"))
     await writer.set_calendar(TEAM, USER, URL)
@@ -763,8 +832,9 @@ def test_resp_commands_splits_a_packed_pipeline() -> None:
     ]
 
 
+@single_redis_only
 async def test_the_cut_connection_does_leave_half_a_plain_pipeline(
-    redis_server: RedisServer, redis: Redis
+    redis_server: RedisServer, redis: RedisClient
 ) -> None:
     # The control: without MULTI/EXEC the same cut leaves a key without its TTL.
     async def plain_pipeline(client: Redis) -> None:
@@ -804,9 +874,10 @@ WRITES: dict[str, tuple[StoreCall, str]] = {
 }
 
 
+@single_redis_only
 @pytest.mark.parametrize("write", list(WRITES))
 async def test_a_multi_key_write_cut_off_leaves_nothing_behind(
-    redis_server: RedisServer, redis: Redis, write: str
+    redis_server: RedisServer, redis: RedisClient, write: str
 ) -> None:
     call, key = WRITES[write]
     client = cut_client(redis_server)
@@ -823,8 +894,9 @@ async def test_a_multi_key_write_cut_off_leaves_nothing_behind(
     assert await redis.ttl(key) > 0
 
 
+@single_redis_only
 async def test_old_entries_survive_a_cut_off_append(
-    redis_server: RedisServer, redis: Redis
+    redis_server: RedisServer, redis: RedisClient
 ) -> None:
     # zadd + zremrangebyscore + expire: a cut-off write neither adds nor trims.
     old = feel(T0, note="kept")

@@ -228,6 +228,12 @@ class RedisServer:
             return False
         return f"process_id:{pid}\r\n".encode() in info
 
+    def command(self, *args: str) -> bytes:
+        """Send one command over a fresh connection; the reply is a bulk string's content, or
+        the reply line itself (``+OK``, ``:3``, ``-ERR ...``). For helpers that need no client
+        (``CLUSTER INFO``, ``DBSIZE``)."""
+        return self._command(*args)
+
     def _command(self, *args: str) -> bytes:
         """Send one command in RESP and return the reply (a bulk string's content, or the line)."""
         request = f"*{len(args)}\r\n".encode()
