@@ -37,7 +37,7 @@ from bot.nudge_dm import send_nudge, send_reflection
 from bot.queue import Claim, DropReason
 from bot.ratelimit import WorkspaceRate
 from bot.ratelimit import retry_after as retry_after_header
-from bot.store import StoreUnavailableError
+from bot.store import TRANSIENT_ERRORS
 from bot.windows import WindowStore
 from nudges.planner import NudgeKind, held_back
 from nudges.windows import inside
@@ -89,8 +89,12 @@ class Deliverer:
         while not stop.is_set():
             try:
                 claimed = await self.pass_once()
-            except (StoreUnavailableError, OSError, TimeoutError) as exc:
+            except TRANSIENT_ERRORS as exc:
                 logger.warning("delivery pass failed: %s", type(exc).__name__)
+                claimed = 0
+            except Exception:
+                # Keep delivering: a bug in one pass must not end delivery for everyone.
+                logger.exception("delivery pass failed unexpectedly")
                 claimed = 0
             if not claimed:
                 await self._pause(stop)
@@ -140,11 +144,14 @@ class Deliverer:
             with logs.job("delivery"):
                 try:
                     await self.deliver(claim)
-                except (StoreUnavailableError, OSError, TimeoutError) as exc:
+                except TRANSIENT_ERRORS as exc:
                     # The lease runs out and another pass (here or elsewhere) tries again.
                     logger.warning(
                         "delivery of a %s failed: %s", claim.nudge.kind, type(exc).__name__
                     )
+                except Exception:
+                    # Same recovery (the lease runs out); logged loudly, it is a bug.
+                    logger.exception("delivery of a %s failed unexpectedly", claim.nudge.kind)
                 finally:
                     self._slot_freed.set()
 

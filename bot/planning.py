@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from bot import keys
 from bot.schedule import Schedule
-from bot.store import StoreUnavailableError
+from bot.store import TRANSIENT_ERRORS
 from bot.windows import WindowStore
 from nudges.clock import local_instant
 from nudges.planner import Nudge, plan_day
@@ -89,7 +89,7 @@ async def replan_quietly(services: Services, team: str, user: str) -> None:
     never shown (the next day start or sync plans again)."""
     try:
         await replan(services, team, user)
-    except (StoreUnavailableError, OSError, TimeoutError) as exc:
+    except TRANSIENT_ERRORS as exc:
         logger.warning("re-plan after a change failed: %s", type(exc).__name__)
 
 

@@ -72,6 +72,17 @@ class StoreUnavailableError(RuntimeError):
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, ClusterDownError)
 
 
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    StoreUnavailableError,
+    *_UNREACHABLE,
+    RedisClusterException,
+    TimeoutError,
+)
+"""What a background loop treats as "Redis or the network is away for now": it logs a
+warning, waits for its next pass and tries again. redis-py's connection and timeout errors
+are not OSError/TimeoutError, and a cluster client's are not even RedisError."""
+
+
 @asynccontextmanager
 async def reachable() -> AsyncIterator[None]:
     try:

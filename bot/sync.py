@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -474,7 +474,7 @@ class CalendarSync:
             try:
                 for name, count in results.items():
                     await self.services.counters.incr(name, count)
-            except RedisError as exc:
+            except (RedisError, RedisClusterException) as exc:
                 logger.warning("calendar sync: counters not updated: %s", type(exc).__name__)
         return claimed
 
@@ -494,7 +494,7 @@ class CalendarSync:
                     limit=wanted - len(found),
                     lease_until=lease,
                 )
-            except RedisError as exc:
+            except (RedisError, RedisClusterException) as exc:
                 raise StoreUnavailableError("Redis is unreachable") from exc
             found.extend(_Claim(shard, m, lease) for m in members)
         return found
@@ -514,7 +514,7 @@ class CalendarSync:
             args.extend((claim.member, claim.lease, next_at))
         try:
             await self._release(keys=[keys.sync_schedule(shard)], args=args)
-        except (RedisError, OSError) as exc:
+        except (RedisError, RedisClusterException, OSError) as exc:
             # The lease runs out and the person is claimed again: a sync too many, no harm.
             logger.warning("calendar sync: could not reschedule: %s", type(exc).__name__)
 

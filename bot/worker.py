@@ -21,7 +21,7 @@ from bot.delivery import Deliverer
 from bot.installations import SlackClients, as_clients
 from bot.planning import run_day_starts
 from bot.ratelimit import WorkspaceRate
-from bot.store import StoreUnavailableError
+from bot.store import TRANSIENT_ERRORS
 from bot.sync import CalendarSync
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class Worker:
         try:
             # Calendars connected before sync existed join the schedule (safe every start).
             await self.sync.schedule_existing(now=self.services.clock.now())
-        except (StoreUnavailableError, OSError, TimeoutError) as exc:
+        except TRANSIENT_ERRORS as exc:
             logger.warning("could not schedule existing calendars: %s", type(exc).__name__)
         try:
             await asyncio.gather(
@@ -83,7 +83,11 @@ async def _every(
         with logs.job(job):
             try:
                 await work()
-            except (StoreUnavailableError, OSError, TimeoutError) as exc:
+            except TRANSIENT_ERRORS as exc:
                 logger.warning("%s pass failed: %s", job, type(exc).__name__)
+            except Exception:
+                # A bug in one pass must not stop the loop (and with it, the whole worker):
+                # log it with its traceback and try again next time.
+                logger.exception("%s pass failed unexpectedly", job)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), seconds)

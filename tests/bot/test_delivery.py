@@ -3,6 +3,7 @@ fake Slack's HTTP API, on a clock the test moves."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from bot.delivery import Deliverer
 from bot.models import Profile
 from bot.planning import replan, run_day_starts
 from bot.ratelimit import WorkspaceRate
+from bot.worker import Worker
 from nudges.clock import BusyInterval
 from nudges.planner import NudgeKind
 from nudges.preferences import Preferences, ReflectionTime
@@ -245,3 +247,27 @@ async def test_nobody_is_planned_for_before_opting_in(bot: RunningBot) -> None:
     await bot.store.save_busy(TEAM_ID, USER_ID, CHAIN)
     assert await replan(bot.services, TEAM_ID, USER_ID) == 0
     assert await bot.services.queue.pending(TEAM_ID, USER_ID) == []
+
+
+async def test_the_worker_outlives_a_redis_outage_and_delivers_after_it(bot: RunningBot) -> None:
+    """redis-py's connection errors are neither OSError nor TimeoutError; before they were
+    caught, the first pass during an outage ended the whole worker, silently."""
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=bot.slack.base_url)
+    stop = asyncio.Event()
+    running = asyncio.create_task(Worker(bot.services, client).run(stop))
+    try:
+        bot.redis_server.stop()
+        # Long enough for several delivery passes and a calendar-sync pass to fail.
+        await asyncio.sleep(2.5)
+        assert not running.done()
+        bot.redis_server.start()  # back, and empty (the tests' Redis keeps nothing)
+
+        await opt_in(bot)
+        await bot.store.save_busy(TEAM_ID, USER_ID, CHAIN)
+        await replan(bot.services, TEAM_ID, USER_ID)
+        bot.clock.set(utc(10, 0, 5))
+        await bot.slack.wait_for("chat.postMessage")
+        assert len(posted_reset_keys(bot.slack)) == 1
+    finally:
+        stop.set()
+        await running
