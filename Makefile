@@ -4,17 +4,21 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format typecheck pytest bench clean
+.PHONY: demo preview test lint format typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Baseline needs $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,demo]'
 	@touch $(STAMP)
 
-## demo: preview the bundled sample busy week (meetings, chains, load and the planned nudges)
+## demo: a sample team's working day with the real bot and a simulated Slack (ARGS=--interactive)
 demo: $(STAMP)
+	$(BIN)/baseline demo $(ARGS)
+
+## preview: the bundled sample busy week (meetings, chains, load and the planned nudges)
+preview: $(STAMP)
 	$(BIN)/baseline preview config/samples/busy-week.ics --date 2026-11-23 --days 5 --tz Europe/Berlin --email sam@example.com
 
 ## test: install, then ruff, mypy --strict and the whole pytest suite

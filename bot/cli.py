@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot.demo.run import DemoError, options_from_args, run_in_terminal
 from bot.logs import configure_logging
 from bot.manifest import render_manifest
 from bot.preview import plan_as_json, plan_as_text, working_window
@@ -115,6 +116,37 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     stats.add_argument("--json", action="store_true", help="print JSON")
+    demo = commands.add_parser(
+        "demo",
+        help="try Baseline with no Slack: a sample team's day, simulated, in the terminal",
+        description=(
+            "Run the real bot against a Slack simulator with a sample team of five and their "
+            "calendars, on a fast clock, and print the DMs each person gets as they arrive. "
+            "Uses REDIS_URL when it is set, else an in-process store."
+        ),
+    )
+    demo.add_argument(
+        "--interactive",
+        action="store_true",
+        help="be one of the team: type /feel 3 tired, /baseline week, or a button's number",
+    )
+    demo.add_argument(
+        "--speed",
+        type=float,
+        metavar="N",
+        help="simulated minutes per real second (default 8; 1 with --interactive)",
+    )
+    span = demo.add_mutually_exclusive_group()
+    span.add_argument(
+        "--hours", type=float, metavar="H", help="how much of the day to play (default 12)"
+    )
+    span.add_argument("--until", metavar="HH:MM", help="play until this time, Berlin time")
+    demo.add_argument(
+        "--as",
+        dest="as_name",
+        metavar="NAME",
+        help="who you are with --interactive: Maya (default), Jonas, Sam, Ines or Leo",
+    )
     manifest = commands.add_parser(
         "manifest",
         help="print the Slack app manifest, ready to paste into api.slack.com/apps",
@@ -144,6 +176,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise UsageError(str(exc)) from exc
         elif args.command == "stats":
             print(asyncio.run(stats_report(load_settings(), as_json=args.json)))
+        elif args.command == "demo":
+            environment = load_settings()
+            try:
+                options = options_from_args(
+                    interactive=args.interactive,
+                    speed=args.speed,
+                    hours=args.hours,
+                    until=args.until,
+                    as_name=args.as_name,
+                    environment=environment,
+                )
+                # Only warnings: the terminal is the demo's own output.
+                configure_logging(environment.model_copy(update={"log_level": "WARNING"}))
+                run_event_loop(run_in_terminal(options))
+            except DemoError as exc:
+                raise UsageError(str(exc)) from None
         elif args.command == "run":
             settings = load_settings()
             settings.require_bot()
