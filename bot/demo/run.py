@@ -54,7 +54,7 @@ from bot.planning import forget_plans, run_day_starts
 from bot.queue import DropReason
 from bot.replies import SharedHttp
 from bot.serve import build_store
-from bot.store import RedisClient, Store, StoreUnavailableError
+from bot.store import TRANSIENT_ERRORS, RedisClient, Store, StoreUnavailableError
 from bot.vault import Vault
 from bot.windows import WindowStore
 from bot.worker import Worker
@@ -552,7 +552,7 @@ class _DayRun:
         for name, job in jobs:
             try:
                 await job()
-            except (StoreUnavailableError, OSError, TimeoutError) as exc:
+            except TRANSIENT_ERRORS as exc:
                 logger.warning("%s failed: %s", name, type(exc).__name__)
 
     async def _pending_times(self) -> list[datetime]:
