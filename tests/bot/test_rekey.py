@@ -1,15 +1,15 @@
-"""Key rotation (`bot.rekey`): after a pass, the old key can be dropped and nothing is lost."""
+"""Key rotation (`bot.rekey`): after a pass, the old key can be dropped and nothing is lost;
+on a single Redis and on Redis Cluster (every step is one key)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from redis.asyncio import Redis
 
 from bot import keys
 from bot.rekey import Rekeyer
-from bot.store import Store
+from bot.store import RedisClient, Store
 from bot.vault import Vault, VaultError
 from nudges.clock import BusyInterval
 from nudges.feelings import FeelEntry
@@ -22,7 +22,7 @@ URL = "https://calendar.example.com/private-r0tate-me/basic.ics"
 BUSY = [BusyInterval(start=AT, end=AT + timedelta(minutes=30))]
 
 
-def store(redis: Redis, *keys_: str) -> Store:
+def store(redis: RedisClient, *keys_: str) -> Store:
     return Store(redis, Vault(list(keys_)), retention=timedelta(days=180))
 
 
@@ -47,7 +47,8 @@ async def read_all(reader: Store, people: int = 3) -> list[object]:
     return seen
 
 
-async def test_after_a_pass_the_new_key_alone_reads_everything(redis: Redis) -> None:
+async def test_after_a_pass_the_new_key_alone_reads_everything(any_redis: RedisClient) -> None:
+    redis = any_redis
     await fill(store(redis, OLD))
     before = await read_all(store(redis, OLD))
     ttl_before = await redis.ttl(keys.busy(TEAM, "U0"))
@@ -71,7 +72,8 @@ async def test_after_a_pass_the_new_key_alone_reads_everything(redis: Redis) -> 
     ]
 
 
-async def test_a_second_pass_rewrites_nothing(redis: Redis) -> None:
+async def test_a_second_pass_rewrites_nothing(any_redis: RedisClient) -> None:
+    redis = any_redis
     await fill(store(redis, OLD), people=1)
     vault = Vault([NEW, OLD])
     first = await Rekeyer(redis, vault).run()
@@ -81,7 +83,8 @@ async def test_a_second_pass_rewrites_nothing(redis: Redis) -> None:
     assert second.already_current == 5
 
 
-async def test_plain_values_are_left_alone(redis: Redis) -> None:
+async def test_plain_values_are_left_alone(any_redis: RedisClient) -> None:
+    redis = any_redis
     await redis.set("bl:plain", b'{"opted_in": true}')
     await redis.hset("bl:plain-hash", mapping={"a": b"1"})
     report = await Rekeyer(redis, Vault([NEW, OLD])).run()
@@ -90,7 +93,8 @@ async def test_plain_values_are_left_alone(redis: Redis) -> None:
     assert await redis.get("bl:plain") == b'{"opted_in": true}'
 
 
-async def test_a_value_no_key_opens_is_counted_and_kept(redis: Redis) -> None:
+async def test_a_value_no_key_opens_is_counted_and_kept(any_redis: RedisClient) -> None:
+    redis = any_redis
     lost = Vault([Vault.new_key()])
     await store(redis, OLD).set_calendar(TEAM, "U0", URL)
     sealed = lost.seal("written under a key nobody has")
@@ -103,7 +107,8 @@ async def test_a_value_no_key_opens_is_counted_and_kept(redis: Redis) -> None:
     assert await redis.get(keys.calendar(TEAM, "U1")) == sealed
 
 
-async def test_keys_outside_baseline_are_not_touched(redis: Redis) -> None:
+async def test_keys_outside_baseline_are_not_touched(any_redis: RedisClient) -> None:
+    redis = any_redis
     foreign = Vault([OLD]).seal("someone else's data")
     await redis.set("other-app:secret", foreign)
     report = await Rekeyer(redis, Vault([NEW, OLD])).run()
@@ -111,9 +116,10 @@ async def test_keys_outside_baseline_are_not_touched(redis: Redis) -> None:
     assert await redis.get("other-app:secret") == foreign
 
 
-async def test_a_value_the_bot_rewrote_meanwhile_is_not_overwritten(redis: Redis) -> None:
+async def test_a_value_the_bot_rewrote_meanwhile_is_not_overwritten(any_redis: RedisClient) -> None:
     """The swap is compare-and-set: a value changed between the read and the rewrite (the
     bot saved a new address under the new key) wins over the rotation of the old one."""
+    redis = any_redis
     await store(redis, OLD).set_calendar(TEAM, "U0", URL)
     key = keys.calendar(TEAM, "U0")
     vault = Vault([NEW, OLD])
