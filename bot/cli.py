@@ -27,8 +27,8 @@ from bot.manifest import render_manifest
 from bot.preview import plan_as_json, plan_as_text, working_window
 from bot.queue import DueQueue
 from bot.rekey import Rekeyer, RekeyReport
-from bot.serve import serve
-from bot.store import TRANSIENT_ERRORS, Store, connect_redis
+from bot.serve import build_store, serve
+from bot.store import TRANSIENT_ERRORS, connect_redis
 from bot.vault import Vault
 from config.catalog import CatalogError, load_catalog
 from config.settings import Settings, SettingsError, load_settings
@@ -335,11 +335,7 @@ async def forget_workspace_now(settings: Settings, team: str) -> str:
         raise UsageError(f"{team!r} is not a team id (T followed by letters and digits)")
     if not settings.fernet_keys():
         raise UsageError("setting BASELINE_ENCRYPTION_KEY is missing")
-    store = Store(
-        connect_redis(settings, timeout=settings.redis_timeout_seconds * 5),
-        Vault(settings.fernet_keys()),
-        retention=timedelta(days=settings.retention_days),
-    )
+    store = build_store(settings)
     # No Slack call is made: a placeholder client keeps single-workspace settings valid
     # without SLACK_BOT_TOKEN.
     services = build_services(

@@ -186,15 +186,7 @@ class RedisInstallationStore(AsyncInstallationStore):
         if workspace is None:
             return
         if user_id is None:
-            async with reachable():
-                users = [
-                    _text(u) for u in await self._redis.smembers(keys.installation_users(workspace))
-                ]
-                await self._redis.delete(
-                    keys.installation_latest(workspace),
-                    keys.installation_users(workspace),
-                    *(keys.installation_of(workspace, u) for u in users),
-                )
+            await self._delete_installations(workspace, with_bot=False)
             return
         latest = await self._read(keys.installation_latest(workspace))
         async with reachable(), self._redis.pipeline(transaction=True) as pipe:
@@ -216,14 +208,18 @@ class RedisInstallationStore(AsyncInstallationStore):
             await self.delete_workspace(workspace)
 
     async def delete_workspace(self, workspace: str) -> int:
-        """Every installation key of one workspace, in one MULTI/EXEC; returns how many."""
+        """Every installation key of one workspace; returns how many were deleted."""
+        return await self._delete_installations(workspace, with_bot=True)
+
+    async def _delete_installations(self, workspace: str, *, with_bot: bool) -> int:
+        # One DEL: every key shares the workspace's hash tag, so it is one slot on a cluster.
         async with reachable():
             users = [
                 _text(u) for u in await self._redis.smembers(keys.installation_users(workspace))
             ]
             return int(
                 await self._redis.delete(
-                    keys.installation_bot(workspace),
+                    *([keys.installation_bot(workspace)] if with_bot else []),
                     keys.installation_latest(workspace),
                     keys.installation_users(workspace),
                     *(keys.installation_of(workspace, u) for u in users),

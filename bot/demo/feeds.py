@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import socket
 from collections.abc import Sequence
 from datetime import date
 from types import TracebackType
@@ -18,6 +17,7 @@ from typing import Self
 from aiohttp import web
 
 from bot.clock import Clock
+from bot.demo.loopback import serve_on_loopback
 from bot.demo.team import Person, calendar_ics
 
 
@@ -36,15 +36,7 @@ class FeedServer:
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_get("/calendars/{secret}/basic.ics", self._feed)
-        # No access log: every line would carry a secret address.
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        await web.SockSite(runner, sock).start()
-        self._runner = runner
-        self._base = f"http://127.0.0.1:{port}"
+        self._runner, self._base = await serve_on_loopback(app)
         return self
 
     async def __aexit__(

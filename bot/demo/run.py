@@ -16,7 +16,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -37,6 +36,7 @@ from bot.clock import SystemClock
 from bot.demo.clock import MAX_SPEED, DemoClock
 from bot.demo.feeds import FeedServer
 from bot.demo.interactive import Console, help_text, stdin_lines
+from bot.demo.loopback import serve_on_loopback
 from bot.demo.simulator import Arrival, ArrivalKind, SlackSimulator, SurfaceKind
 from bot.demo.team import (
     HOME_ZONE,
@@ -405,12 +405,7 @@ class _DayRun:
         http = SharedHttp()
         app = create_app(self.services, client=self.client, http=http)
         web_app = create_web_app(app, store=self.store, http=http, services=self.services)
-        runner = web.AppRunner(web_app, access_log=None)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.slack.app_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        await web.SockSite(runner, sock).start()
+        runner, self.slack.app_url = await serve_on_loopback(web_app)
         return runner
 
     def _start_console(self, lines: LineSource | None, *, prompt: str) -> asyncio.Task[None]:

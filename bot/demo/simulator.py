@@ -13,7 +13,6 @@ import asyncio
 import itertools
 import json
 import logging
-import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,6 +27,7 @@ from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
 from bot.clock import Clock
+from bot.demo.loopback import serve_on_loopback
 from bot.demo.team import TEAM_CHANNEL, TEAM_CHANNEL_NAME, TEAM_DOMAIN, TEAM_ID, Person
 
 logger = logging.getLogger(__name__)
@@ -196,14 +196,7 @@ class SlackSimulator:
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{response_id}", self._response_url)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        await web.SockSite(runner, sock).start()
-        self._runner = runner
-        self._base = f"http://127.0.0.1:{port}"
+        self._runner, self._base = await serve_on_loopback(app)
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         return self
 

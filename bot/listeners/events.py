@@ -38,17 +38,20 @@ def register(app: AsyncApp, services: Services) -> None:
         await next()
         return None
 
+    async def forget(team: str, context: AsyncBoltContext) -> None:
+        await forget_workspace(
+            services,
+            team,
+            enterprise_id=context.enterprise_id,
+            is_enterprise_install=bool(context.is_enterprise_install),
+        )
+
     @app.event("app_uninstalled")
     async def uninstalled(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
         team = _team(body, context)
         if team:
-            await forget_workspace(
-                services,
-                team,
-                enterprise_id=context.enterprise_id,
-                is_enterprise_install=bool(context.is_enterprise_install),
-            )
+            await forget(team, context)
 
     @app.event("tokens_revoked")
     async def tokens_revoked(
@@ -62,12 +65,7 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         if tokens.get("bot"):
             # Without its bot token Baseline can do nothing there: as good as uninstalled.
-            await forget_workspace(
-                services,
-                team,
-                enterprise_id=context.enterprise_id,
-                is_enterprise_install=bool(context.is_enterprise_install),
-            )
+            await forget(team, context)
             return
         users = tokens.get("oauth")
         if isinstance(users, list) and users:

@@ -131,6 +131,18 @@ async def serve_bot(
 ) -> AsyncIterator[RunningBot]:
     """The whole bot over real HTTP on a free port, with optional settings overrides."""
     settings = bot_settings(redis_server.url, slack, **overrides)
+    async with serve_with(settings, redis_server, slack) as running:
+        # Start-up's own auth.test (for /readyz) is part of starting: tests see what follows it.
+        await slack.wait_for("auth.test")
+        slack.requests.clear()
+        yield running
+
+
+@asynccontextmanager
+async def serve_with(
+    settings: Settings, redis_server: RedisServer, slack: FakeSlack
+) -> AsyncIterator[RunningBot]:
+    """The whole bot built from ``settings`` (one workspace or many) over real HTTP."""
     # No retries and short timeouts: a test that stops Redis sees the failure at once.
     client = Redis(
         host=redis_server.host,
@@ -150,9 +162,6 @@ async def serve_bot(
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, host="127.0.0.1", port=port).start()
-    # Start-up's own auth.test (for /readyz) is part of starting: tests see what follows it.
-    await slack.wait_for("auth.test")
-    slack.requests.clear()
     async with aiohttp.ClientSession() as http:
         try:
             yield RunningBot(

@@ -10,22 +10,16 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.crc import key_slot
 
 from bot import keys
-from bot.app import build_services, create_app, create_web_app
-from bot.clock import ManualClock
 from bot.delivery import Deliverer
 from bot.installations import (
     FORGOTTEN_COUNTER,
@@ -40,9 +34,6 @@ from bot.models import Profile
 from bot.planning import replan
 from bot.queue import DropReason
 from bot.ratelimit import WorkspaceRate
-from bot.replies import SharedHttp
-from bot.store import Store
-from bot.vault import Vault
 from bot.windows import WindowStore, new_window_id
 from config.settings import Settings, SettingsError, load_settings
 from nudges.clock import BusyInterval, ClockRange, Weekdays
@@ -55,9 +46,10 @@ from tests.bot.conftest import (
     START,
     RunningBot,
     deliver_due,
+    serve_with,
 )
 from tests.support.fake_slack import FakeSlack, FakeWorkspace
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.redis_server import RedisServer
 from tests.support.signing import event_callback_body
 
 CLIENT_ID = "1111.2222"
@@ -157,43 +149,12 @@ async def serve_oauth_bot(
     """The whole bot in OAuth mode over real HTTP on a free port."""
     settings = oauth_settings(redis_server.url, slack, **overrides)
     slack.oauth_app(CLIENT_ID, CLIENT_SECRET)
-    client = Redis(
-        host=redis_server.host,
-        port=redis_server.port,
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
-        retry=Retry(NoBackoff(), 0),
-    )
-    store = Store(client, Vault([ENCRYPTION_KEY]), retention=timedelta(days=180))
-    clock = ManualClock(START)
-    replies = SharedHttp()
-    services = build_services(settings, store=store, clock=clock)
-    app = create_app(services, http=replies)
-    runner = web.AppRunner(create_web_app(app, store=store, http=replies, services=services))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, host="127.0.0.1", port=port).start()
     # The state cookie is Secure (https only): the browser here sends it by hand.
     async with (
-        aiohttp.ClientSession() as http,
+        serve_with(settings, redis_server, slack) as running,
         aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as browser,
     ):
-        try:
-            yield OAuthBot(
-                running=RunningBot(
-                    url=f"http://127.0.0.1:{port}",
-                    slack=slack,
-                    store=store,
-                    clock=clock,
-                    services=services,
-                    http=http,
-                    redis_server=redis_server,
-                ),
-                browser=browser,
-            )
-        finally:
-            await runner.cleanup()
-            await client.aclose()
+        yield OAuthBot(running=running, browser=browser)
 
 
 @pytest_asyncio.fixture(loop_scope="function")
