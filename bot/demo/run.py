@@ -213,11 +213,7 @@ async def run_demo(
         try:
             day_run = _DayRun(
                 settings=settings,
-                store=store,
-                clock=clock,
-                slack=slack,
                 feeds=feeds,
-                terminal=terminal,
                 session=DemoSession(
                     simulator=slack,
                     terminal=terminal,
@@ -325,20 +321,17 @@ class _DayRun:
         self,
         *,
         settings: Settings,
-        store: Store,
-        clock: DemoClock,
-        slack: SlackSimulator,
         feeds: FeedServer,
-        terminal: Terminal,
         session: DemoSession,
         end: datetime,
     ) -> None:
         self.settings = settings
-        self.store = store
-        self.clock = clock
-        self.slack = slack
+        # The simulator, terminal, clock and store are the session's: one of each per run.
+        self.store = session.store
+        self.clock = session.clock
+        self.slack = session.simulator
         self.feeds = feeds
-        self.terminal = terminal
+        self.terminal = session.terminal
         self.session = session
         self.team = session.team
         self.end = end
@@ -346,7 +339,9 @@ class _DayRun:
         self.counters: dict[str, int] = {}
         # Wired as `baseline run` wires one workspace (bot/serve.py).
         self.client = slack_client(settings)
-        self.services = build_services(settings, store=store, clock=clock, client=self.client)
+        self.services = build_services(
+            settings, store=self.store, clock=self.clock, client=self.client
+        )
         self.worker = Worker(self.services, self.services.slack)
 
     async def play(
